@@ -1,0 +1,1 @@
+//! Fast decoders for event-camera and spike file formats (pure Rust)
