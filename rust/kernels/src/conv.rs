@@ -7,7 +7,7 @@
 use rayon::prelude::*;
 
 use crate::simd::{axpy, dispatch};
-use crate::sparse::Csr;
+use crate::sparse::CsrRef;
 use crate::{check_len, KernelError, Result};
 
 /// The geometry of a convolution.
@@ -42,7 +42,7 @@ impl ConvShape {
         (self.w + 2 * self.pad).saturating_sub(self.kw) / self.stride + 1
     }
 
-    fn check(&self, m: &Csr) -> Result<()> {
+    fn check(&self, m: &CsrRef<'_>) -> Result<()> {
         if self.stride == 0 || self.kh == 0 || self.kw == 0 {
             return Err(KernelError::Invalid(
                 "stride and kernel size must be >= 1".into(),
@@ -70,7 +70,7 @@ impl ConvShape {
 
 /// `out [R, HO, WO, O] = conv(x, W) (+ bias)` from the events of `x [R, C*H*W]`.
 pub fn forward(
-    m: &Csr,
+    m: &CsrRef<'_>,
     s: &ConvShape,
     w: &[f32],
     bias: Option<&[f32]>,
@@ -94,7 +94,7 @@ pub fn forward(
 }
 
 dispatch! {
-    fn forward_row(m: &Csr, s: &ConvShape, w: &[f32], bias: Option<&[f32]>, r: usize, orow: &mut [f32]) {
+    fn forward_row(m: &CsrRef<'_>, s: &ConvShape, w: &[f32], bias: Option<&[f32]>, r: usize, orow: &mut [f32]) {
         let (ho, wo, o) = (s.ho(), s.wo(), s.o);
         match bias {
             Some(b) => orow.chunks_mut(o).for_each(|px| px.copy_from_slice(b)),
@@ -120,7 +120,7 @@ dispatch! {
 }
 
 /// Weight gradient `gw [C, KH, KW, O]` from the events of `x` and `g [R, HO, WO, O]`.
-pub fn weight_grad(m: &Csr, s: &ConvShape, g: &[f32], gw: &mut [f32]) -> Result<()> {
+pub fn weight_grad(m: &CsrRef<'_>, s: &ConvShape, g: &[f32], gw: &mut [f32]) -> Result<()> {
     s.check(m)?;
     let (ho, wo) = (s.ho(), s.wo());
     check_len("grad", g.len(), m.rows * ho * wo * s.o)?;
@@ -148,7 +148,7 @@ pub fn weight_grad(m: &Csr, s: &ConvShape, g: &[f32], gw: &mut [f32]) -> Result<
 }
 
 dispatch! {
-    fn wgrad_rows(m: &Csr, s: &ConvShape, g: &[f32], r0: usize, r1: usize, acc: &mut [f32]) {
+    fn wgrad_rows(m: &CsrRef<'_>, s: &ConvShape, g: &[f32], r0: usize, r1: usize, acc: &mut [f32]) {
         let (ho, wo, o) = (s.ho(), s.wo(), s.o);
         let per = ho * wo * o;
         for r in r0..r1 {

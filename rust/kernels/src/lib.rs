@@ -9,6 +9,8 @@
 //! The kernels work on plain slices; the Python bindings hand them the tensors' memory.
 //! Work is split over rayon's pool; inner loops are dispatched to AVX2/FMA when available.
 
+#![allow(clippy::manual_is_multiple_of)] // is_multiple_of is newer than the MSRV (1.80)
+
 pub mod conv;
 pub mod lif;
 mod par;

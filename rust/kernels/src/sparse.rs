@@ -84,6 +84,34 @@ impl Csr {
         }))
     }
 
+    /// A borrowed view of this matrix.
+    pub fn view(&self) -> CsrRef<'_> {
+        CsrRef {
+            rows: self.rows,
+            cols: self.cols,
+            indptr: &self.indptr,
+            indices: &self.indices,
+            values: &self.values,
+        }
+    }
+}
+
+/// A borrowed CSR matrix (for example arrays handed over from Python).
+#[derive(Clone, Copy, Debug)]
+pub struct CsrRef<'a> {
+    /// Number of rows.
+    pub rows: usize,
+    /// Number of columns.
+    pub cols: usize,
+    /// Row `r`'s entries are `indptr[r]..indptr[r + 1]`.
+    pub indptr: &'a [i64],
+    /// Column of each entry.
+    pub indices: &'a [i32],
+    /// Value of each entry.
+    pub values: &'a [f32],
+}
+
+impl CsrRef<'_> {
     /// Check that the arrays describe a valid matrix (monotone `indptr`, indices in range).
     pub fn validate(&self) -> Result<()> {
         check_len("indptr", self.indptr.len(), self.rows + 1)?;
@@ -108,7 +136,7 @@ impl Csr {
         Ok(())
     }
 
-    fn row(&self, r: usize) -> (&[i32], &[f32]) {
+    pub(crate) fn row(&self, r: usize) -> (&[i32], &[f32]) {
         let (a, b) = (self.indptr[r] as usize, self.indptr[r + 1] as usize);
         (&self.indices[a..b], &self.values[a..b])
     }
@@ -170,7 +198,7 @@ dispatch! {
 }
 
 dispatch! {
-    fn t_matmul_cols(m: &Csr, g: &[f32], n: usize, c0: usize, c1: usize, out: SyncPtr) {
+    fn t_matmul_cols(m: &CsrRef<'_>, g: &[f32], n: usize, c0: usize, c1: usize, out: SyncPtr) {
         let w = c1 - c0;
         for k in 0..m.cols {
             // SAFETY: columns [c0, c1) of every row belong to this task alone.
@@ -200,7 +228,8 @@ mod tests {
             .collect();
         let wt: Vec<f32> = (0..k * n).map(|i| i as f32 * 0.1 - 1.0).collect();
         let g: Vec<f32> = (0..r * n).map(|i| (i as f32).sin()).collect();
-        let m = Csr::from_dense(&x, r, k, usize::MAX).unwrap().unwrap();
+        let owned = Csr::from_dense(&x, r, k, usize::MAX).unwrap().unwrap();
+        let m = owned.view();
         m.validate().unwrap();
         let mut out = vec![0.0; r * n];
         m.matmul(&wt, n, None, &mut out).unwrap();
