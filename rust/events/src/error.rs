@@ -1,0 +1,57 @@
+//! Error types: a decoder error carries the byte offset; a file error adds the path.
+use std::path::PathBuf;
+
+/// A malformed input, located by the byte offset (from the start of the file) where
+/// decoding stopped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("byte {offset}: {reason}")]
+pub struct FormatError {
+    /// Byte offset from the start of the input.
+    pub offset: u64,
+    /// What was wrong, in words.
+    pub reason: String,
+}
+
+impl FormatError {
+    /// A new error at `offset`.
+    pub fn new(offset: usize, reason: impl Into<String>) -> Self {
+        Self {
+            offset: offset as u64,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// An error reading one file.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The file could not be opened or read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating-system error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file's content could not be decoded.
+    #[error("{}: byte {}: {}", path.display(), error.offset, error.reason)]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// Where and why.
+        error: FormatError,
+    },
+}
+
+impl ReadError {
+    /// The path of the file concerned.
+    pub fn path(&self) -> &std::path::Path {
+        match self {
+            ReadError::Io { path, .. } | ReadError::Format { path, .. } => path,
+        }
+    }
+}
+
+/// Shorthand for decoder results.
+pub type Result<T> = std::result::Result<T, FormatError>;

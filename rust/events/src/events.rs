@@ -1,0 +1,129 @@
+//! The decoded event buffer: packed 13-byte records laid out exactly like Tonic's
+//! `events_struct` numpy dtype (`x: <i2, y: <i2, t: <i8, p: bool`, no padding).
+
+/// Size in bytes of one packed event record.
+pub const RECORD_SIZE: usize = 13;
+
+/// One decoded polarity event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Event {
+    /// Column (pixel x).
+    pub x: i16,
+    /// Row (pixel y).
+    pub y: i16,
+    /// Timestamp in microseconds.
+    pub t: i64,
+    /// Polarity: `true` = ON (brightness increase).
+    pub p: bool,
+}
+
+/// A growable buffer of events stored as packed little-endian records.
+///
+/// The byte layout is the numpy dtype
+/// `[("x", "<i2"), ("y", "<i2"), ("t", "<i8"), ("p", "?")]`, so the bytes can be
+/// handed to numpy without any conversion.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Events {
+    bytes: Vec<u8>,
+}
+
+impl Events {
+    /// An empty buffer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An empty buffer with room for `n` events.
+    pub fn with_capacity(n: usize) -> Self {
+        Self {
+            bytes: Vec::with_capacity(n.saturating_mul(RECORD_SIZE)),
+        }
+    }
+
+    /// Appends one event.
+    #[inline(always)]
+    pub fn push(&mut self, x: i16, y: i16, t: i64, p: bool) {
+        let mut r = [0u8; RECORD_SIZE];
+        r[0..2].copy_from_slice(&x.to_le_bytes());
+        r[2..4].copy_from_slice(&y.to_le_bytes());
+        r[4..12].copy_from_slice(&t.to_le_bytes());
+        r[12] = p as u8;
+        self.bytes.extend_from_slice(&r);
+    }
+
+    /// Number of events.
+    pub fn len(&self) -> usize {
+        self.bytes.len() / RECORD_SIZE
+    }
+
+    /// Whether there are no events.
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// The `i`-th event, if any.
+    pub fn get(&self, i: usize) -> Option<Event> {
+        let r = self.bytes.get(i * RECORD_SIZE..(i + 1) * RECORD_SIZE)?;
+        Some(Event {
+            x: i16::from_le_bytes([r[0], r[1]]),
+            y: i16::from_le_bytes([r[2], r[3]]),
+            t: i64::from_le_bytes([r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11]]),
+            p: r[12] != 0,
+        })
+    }
+
+    /// Iterates over the events.
+    pub fn iter(&self) -> impl Iterator<Item = Event> + '_ {
+        (0..self.len()).map(move |i| self.get(i).expect("index in range"))
+    }
+
+    /// Moves all events of `other` to the end of `self`.
+    pub fn append(&mut self, other: &mut Events) {
+        self.bytes.append(&mut other.bytes);
+    }
+
+    /// The packed records.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Consumes the buffer, returning the packed records.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+}
+
+impl FromIterator<Event> for Events {
+    fn from_iter<I: IntoIterator<Item = Event>>(iter: I) -> Self {
+        let mut ev = Events::new();
+        for e in iter {
+            ev.push(e.x, e.y, e.t, e.p);
+        }
+        ev
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roundtrip_record() {
+        let mut ev = Events::new();
+        ev.push(-3, 700, 1 << 40, true);
+        ev.push(5, 6, 7, false);
+        assert_eq!(ev.len(), 2);
+        assert_eq!(ev.as_bytes().len(), 26);
+        assert_eq!(
+            ev.get(0),
+            Some(Event {
+                x: -3,
+                y: 700,
+                t: 1 << 40,
+                p: true
+            })
+        );
+        assert_eq!(ev.iter().nth(1).unwrap().t, 7);
+        assert_eq!(ev.get(2), None);
+    }
+}
