@@ -7,7 +7,6 @@
 
 use rayon::prelude::*;
 
-use crate::par::SyncPtr;
 use crate::simd::{axpy, dispatch};
 use crate::{check_len, KernelError, Result};
 
@@ -47,12 +46,7 @@ impl Csr {
                 for r in r0..r1 {
                     let row = &x[r * cols..(r + 1) * cols];
                     let before = idx.len();
-                    for (k, &v) in row.iter().enumerate() {
-                        if v != 0.0 {
-                            idx.push(k as i32);
-                            val.push(v);
-                        }
-                    }
+                    scan_row(row, &mut idx, &mut val);
                     counts.push((idx.len() - before) as u32);
                 }
                 (counts, idx, val)
@@ -165,22 +159,72 @@ impl CsrRef<'_> {
     }
 
     /// `gwt [K, N] = self^T [K, R] @ g [R, N]`; `gwt` is overwritten.
+    ///
+    /// The events are regrouped by column first (a counting sort), so that every row of `gwt`
+    /// is accumulated in one place from the rows of `g`, like [`CsrRef::matmul`].
     pub fn t_matmul(&self, g: &[f32], n: usize, gwt: &mut [f32]) -> Result<()> {
         check_len("grad", g.len(), self.rows * n)?;
         check_len("grad_weight", gwt.len(), self.cols * n)?;
-        if n == 0 {
-            return Ok(());
+        let t = self.transpose();
+        t.view().matmul(g, n, None, gwt)
+    }
+
+    /// The transpose `[cols, rows]` (events grouped by column, rows ascending within each).
+    pub fn transpose(&self) -> Csr {
+        let nnz = self.indices.len();
+        let mut indptr = vec![0i64; self.cols + 1];
+        for &k in self.indices {
+            indptr[k as usize + 1] += 1;
         }
-        let threads = rayon::current_num_threads().max(1);
-        let width = n.div_ceil(threads).div_ceil(16) * 16;
-        let width = width.clamp(16, n.max(16)).min(n);
-        let ptr = SyncPtr::new(gwt);
-        (0..n.div_ceil(width)).into_par_iter().for_each(|c| {
-            let c0 = c * width;
-            let c1 = (c0 + width).min(n);
-            t_matmul_cols(self, g, n, c0, c1, ptr);
-        });
-        Ok(())
+        for k in 0..self.cols {
+            indptr[k + 1] += indptr[k];
+        }
+        let mut next: Vec<i64> = indptr[..self.cols].to_vec();
+        let mut indices = vec![0i32; nnz];
+        let mut values = vec![0f32; nnz];
+        for r in 0..self.rows {
+            let (idx, val) = self.row(r);
+            for (&k, &v) in idx.iter().zip(val) {
+                let slot = &mut next[k as usize];
+                indices[*slot as usize] = r as i32;
+                values[*slot as usize] = v;
+                *slot += 1;
+            }
+        }
+        Csr {
+            rows: self.cols,
+            cols: self.rows,
+            indptr,
+            indices,
+            values,
+        }
+    }
+}
+
+dispatch! {
+    /// Append the non-zeros of `row` (16 at a time: a compare mask, then its set bits).
+    fn scan_row(row: &[f32], idx: &mut Vec<i32>, val: &mut Vec<f32>) {
+        let mut chunks = row.chunks_exact(16);
+        let mut base = 0usize;
+        for c in &mut chunks {
+            let mut mask = 0u32;
+            for (i, &v) in c.iter().enumerate() {
+                mask |= ((v != 0.0) as u32) << i;
+            }
+            while mask != 0 {
+                let i = mask.trailing_zeros() as usize;
+                idx.push((base + i) as i32);
+                val.push(c[i]);
+                mask &= mask - 1;
+            }
+            base += 16;
+        }
+        for (i, &v) in chunks.remainder().iter().enumerate() {
+            if v != 0.0 {
+                idx.push((base + i) as i32);
+                val.push(v);
+            }
+        }
     }
 }
 
@@ -193,25 +237,6 @@ dispatch! {
         for (&k, &v) in idx.iter().zip(val) {
             let k = k as usize;
             axpy(orow, v, &wt[k * n..(k + 1) * n]);
-        }
-    }
-}
-
-dispatch! {
-    fn t_matmul_cols(m: &CsrRef<'_>, g: &[f32], n: usize, c0: usize, c1: usize, out: SyncPtr) {
-        let w = c1 - c0;
-        for k in 0..m.cols {
-            // SAFETY: columns [c0, c1) of every row belong to this task alone.
-            unsafe { out.slice(k * n + c0, w) }.fill(0.0);
-        }
-        for r in 0..m.rows {
-            let (idx, val) = m.row(r);
-            let grow = &g[r * n + c0..r * n + c1];
-            for (&k, &v) in idx.iter().zip(val) {
-                // SAFETY: as above.
-                let orow = unsafe { out.slice(k as usize * n + c0, w) };
-                axpy(orow, v, grow);
-            }
         }
     }
 }

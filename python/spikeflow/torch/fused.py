@@ -1,0 +1,111 @@
+"""The fused LIF: one Rust call runs all ``T`` steps forward, one runs them backward.
+
+Equal to the step-by-step reference (:func:`spikeflow.torch.functional.lif` with
+``fused=False``) in spikes, final membrane and gradients, but it keeps only the pre-reset
+membrane for the backward pass and makes no per-step Python calls.
+"""
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import torch
+
+from spikeflow.torch import _kernels
+from spikeflow.torch.functional import LIFState
+from spikeflow.torch.params import LIFParameters
+
+__all__ = ["unsupported", "lif_fused"]
+
+
+def _param(value: object, feature_shape: torch.Size) -> Tuple[Optional[torch.Tensor], str]:
+    t = value if isinstance(value, torch.Tensor) else torch.tensor(float(value))  # type: ignore[arg-type]
+    if t.requires_grad:
+        return None, "a learnable parameter (gradient w.r.t. beta/threshold)"
+    t = t.detach().to(torch.float32)
+    if t.numel() == 1:
+        return t.reshape(1), ""
+    try:
+        return torch.broadcast_to(t, feature_shape).reshape(-1).contiguous(), ""
+    except RuntimeError:
+        return None, f"a parameter of shape {tuple(t.shape)} not broadcastable to {tuple(feature_shape)}"
+
+
+def _params(x: torch.Tensor, p: LIFParameters) -> Tuple[Optional[list], str]:
+    out = []
+    for name in ("beta", "v_th", "v_reset", "bias"):
+        t, why = _param(getattr(p, name), x.shape[2:])
+        if t is None:
+            return None, f"{name} is {why}"
+        out.append(t)
+    return out, ""
+
+
+def unsupported(x: torch.Tensor, state: Optional[LIFState], p: LIFParameters) -> Optional[str]:
+    """Why the fused kernel cannot run on these arguments, or ``None`` if it can."""
+    if not _kernels.available():
+        return "the compiled spikeflow kernels are missing"
+    if x.device.type != "cpu":
+        return f"the input is on {x.device} (the kernel runs on CPU)"
+    if x.dtype != torch.float32:
+        return f"the input is {x.dtype} (the kernel needs float32)"
+    if state is not None and (state.v.shape != x.shape[1:] or state.v.device != x.device):
+        return "the state does not match the input's shape or device"
+    if torch.is_grad_enabled() and torch._C._functorch.is_functorch_wrapped_tensor(x):
+        return "the input is a functorch-transformed tensor"
+    _, why = _params(x, p)
+    return why or None
+
+
+class _FusedLIF(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, v0: torch.Tensor, p: LIFParameters, prm: list):  # type: ignore[override]
+        beta, v_th, v_reset, bias = prm
+        per_feature = any(t.numel() > 1 for t in prm)
+        if per_feature or not _kernels.is_dense(x) or x.stride(0) != x[0].numel():
+            x = x.contiguous()
+        t_steps = x.shape[0]
+        z = torch.empty_like(x)
+        h = torch.empty_like(x)
+        v = torch.empty_like(x[0])
+        v.copy_(v0)
+        _kernels.lif_forward(x, t_steps, beta, v_th, v_reset, bias, p.reset == "subtract", v, z, h)
+        ctx.save_for_backward(h)
+        ctx.p, ctx.prm = p, prm
+        ctx.set_materialize_grads(False)
+        return z, v
+
+    @staticmethod
+    def backward(ctx, gz: Optional[torch.Tensor], gv: Optional[torch.Tensor]):  # type: ignore[override]
+        (h,) = ctx.saved_tensors
+        p: LIFParameters = ctx.p
+        beta, v_th, v_reset, _ = ctx.prm
+        if gz is None:
+            gz_l = torch.zeros_like(h)
+        elif gz.stride() == h.stride():
+            gz_l = gz
+        else:
+            gz_l = torch.empty_like(h)
+            gz_l.copy_(gz)
+        g_v = torch.empty_like(h[0])
+        if gv is None:
+            g_v.zero_()
+        else:
+            g_v.copy_(gv)
+        gx = torch.empty_like(h)
+        _kernels.lif_backward(
+            gz_l, h, h.shape[0], beta, v_th, v_reset, p.reset == "subtract",
+            p.surrogate.code, p.surrogate.alpha, p.detach_reset, g_v, gx,
+        )
+        return gx, g_v, None, None
+
+
+def lif_fused(
+    x: torch.Tensor, state: Optional[LIFState], p: LIFParameters
+) -> Tuple[torch.Tensor, LIFState]:
+    """LIF over ``x[T, B, ...]`` with the Rust kernel; see :func:`spikeflow.torch.functional.lif`."""
+    prm, why = _params(x, p)
+    if prm is None:
+        raise ValueError(f"the fused LIF kernel does not apply: {why}")
+    v0 = state.v if state is not None else torch.zeros((), dtype=x.dtype).expand(x.shape[1:])
+    z, v = _FusedLIF.apply(x, v0, p, prm)
+    return z, LIFState(v)

@@ -1,0 +1,159 @@
+"""Event-driven Linear and Conv2d products for sparse (spike) inputs, forward and weight gradient.
+
+The input is scanned once into a CSR event list (in Rust); the output is accumulated from the
+weight rows the events select, and the weight gradient from the output-gradient rows — work
+proportional to the number of spikes. Above ``threshold`` density (non-zero fraction) the
+dense torch path runs instead; both give the same values (up to float32 summation order).
+"""
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+
+from spikeflow.torch import _kernels
+
+__all__ = ["linear", "conv2d", "DEFAULT_THRESHOLD"]
+
+#: Default density (fraction of non-zeros) above which the dense path is used.
+DEFAULT_THRESHOLD = 0.15
+
+
+def _eligible(x: torch.Tensor, weight: torch.Tensor) -> bool:
+    return (
+        _kernels.available()
+        and x.device.type == "cpu"
+        and x.dtype == torch.float32
+        and weight.dtype == torch.float32
+        and not torch._C._functorch.is_functorch_wrapped_tensor(x)
+    )
+
+
+class _EventLinear(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x2, weight, bias, indptr, indices, values):  # type: ignore[override]
+        rows, cols = x2.shape
+        wt = weight.detach().t()
+        if not wt.is_contiguous():
+            wt = wt.contiguous()
+        out = torch.empty(rows, weight.shape[0], dtype=torch.float32)
+        csr = (indptr, indices, values)
+        _kernels.csr_matmul(csr, rows, cols, wt, bias, out)
+        ctx.save_for_backward(weight, indptr, indices, values)
+        ctx.shape = (rows, cols)
+        ctx.has_bias = bias is not None
+        return out
+
+    @staticmethod
+    def backward(ctx, g):  # type: ignore[override]
+        weight, indptr, indices, values = ctx.saved_tensors
+        rows, cols = ctx.shape
+        g = g.contiguous()
+        gx = gw = gb = None
+        if ctx.needs_input_grad[0]:
+            gx = g @ weight
+        if ctx.needs_input_grad[1]:
+            gwt = torch.empty(cols, weight.shape[0], dtype=torch.float32)
+            _kernels.csr_t_matmul((indptr, indices, values), rows, cols, g, gwt)
+            gw = gwt.t()
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            gb = g.sum(0)
+        return gx, gw, gb, None, None, None
+
+
+def linear(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: Optional[torch.Tensor] = None,
+    threshold: float = DEFAULT_THRESHOLD,
+) -> torch.Tensor:
+    """``F.linear`` over the last axis of ``x``, event-driven when ``x`` is sparse enough.
+
+    Sparse when the fraction of non-zeros is at most ``threshold`` (``0`` forces dense,
+    ``1`` always sparse).
+    """
+    if threshold <= 0 or not _eligible(x, weight) or x.numel() == 0:
+        return F.linear(x, weight, bias)
+    lead, k = x.shape[:-1], x.shape[-1]
+    x2 = x.reshape(-1, k)
+    if not x2.is_contiguous():
+        x2 = x2.contiguous()
+    csr = _kernels.csr_from_dense(x2, int(threshold * x2.numel()))
+    if csr is None:
+        return F.linear(x, weight, bias)
+    out = _EventLinear.apply(x2, weight, bias, *csr)
+    return out.reshape(*lead, weight.shape[0])
+
+
+def _pair(v: object) -> Tuple[int, int]:
+    if isinstance(v, int):
+        return v, v
+    a, b = v  # type: ignore[misc]
+    return int(a), int(b)
+
+
+class _EventConv(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x4, weight, bias, stride, padding, indptr, indices, values):  # type: ignore[override]
+        r, c, h, w = x4.shape
+        o, _, kh, kw = weight.shape
+        geometry = (c, h, w, o, kh, kw, stride, padding)
+        ho = (h + 2 * padding - kh) // stride + 1
+        wo = (w + 2 * padding - kw) // stride + 1
+        w_perm = weight.detach().permute(1, 2, 3, 0).contiguous()
+        out = torch.empty(r, ho, wo, o, dtype=torch.float32)
+        csr = (indptr, indices, values)
+        _kernels.conv_forward(csr, r, geometry, w_perm, bias, out)
+        ctx.save_for_backward(weight, indptr, indices, values)
+        ctx.meta = (x4.shape, geometry, stride, padding, bias is not None)
+        return out.permute(0, 3, 1, 2)
+
+    @staticmethod
+    def backward(ctx, g):  # type: ignore[override]
+        weight, indptr, indices, values = ctx.saved_tensors
+        xshape, geometry, stride, padding, has_bias = ctx.meta
+        gx = gw = gb = None
+        if ctx.needs_input_grad[0]:
+            gx = torch.nn.grad.conv2d_input(xshape, weight, g, stride=stride, padding=padding)
+        if ctx.needs_input_grad[1]:
+            g_cl = g.permute(0, 2, 3, 1)
+            if not g_cl.is_contiguous():
+                g_cl = g_cl.contiguous()
+            c, _, _, o, kh, kw, _, _ = geometry
+            gw_perm = torch.empty(c, kh, kw, o, dtype=torch.float32)
+            _kernels.conv_weight_grad((indptr, indices, values), xshape[0], geometry, g_cl, gw_perm)
+            gw = gw_perm.permute(3, 0, 1, 2)
+        if has_bias and ctx.needs_input_grad[2]:
+            gb = g.sum((0, 2, 3))
+        return gx, gw, gb, None, None, None, None, None
+
+
+def conv2d(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: Optional[torch.Tensor] = None,
+    stride: int = 1,
+    padding: int = 0,
+    threshold: float = DEFAULT_THRESHOLD,
+) -> torch.Tensor:
+    """``F.conv2d`` of ``x [R, C, H, W]``, event-driven when ``x`` is sparse enough.
+
+    The event-driven output is channels-last in memory (logical shape unchanged).
+    """
+    sy, sx = _pair(stride)
+    py, px = _pair(padding)
+    if (
+        threshold <= 0
+        or sy != sx
+        or py != px
+        or not _eligible(x, weight)
+        or x.numel() == 0
+        or x.dim() != 4
+    ):
+        return F.conv2d(x, weight, bias, stride=(sy, sx), padding=(py, px))
+    x4 = x if x.is_contiguous() else x.contiguous()
+    csr = _kernels.csr_from_dense(x4.reshape(x4.shape[0], -1), int(threshold * x4.numel()))
+    if csr is None:
+        return F.conv2d(x, weight, bias, stride=sy, padding=py)
+    return _EventConv.apply(x4, weight, bias, sy, py, *csr)
