@@ -7,7 +7,8 @@
 //! * `0x4` VECT_12 / `0x5` VECT_8: a bit mask (12 or 8 bits); bit i set = an event at
 //!   base x + i; base x then advances by 12 or 8;
 //! * `0x6` EVT_TIME_LOW: timestamp bits 11..0; `0x8` EVT_TIME_HIGH: timestamp bits 23..12
-//!   (the low part restarts at 0). The 24-bit time wraps every 16.7 s: a time-high that
+//!   (sensors repeat it as a keep-alive: a repeated value keeps the low part, a new value
+//!   restarts the low part at 0). The 24-bit time wraps every 16.7 s: a time-high that
 //!   falls back by more than half its range adds 2^24 µs to all later timestamps;
 //! * everything else (triggers, vendor words and their continuations) is skipped.
 use crate::error::{FormatError, Result};
@@ -26,7 +27,7 @@ pub fn decode_payload(data: &[u8], start: usize) -> Result<Events> {
     }
     let mut ev = Events::with_capacity(data.len() / 2);
     let (mut y, mut base_x, mut pol) = (0i16, 0i16, false);
-    let (mut high, mut wrap) = (0i64, 0i64);
+    let (mut high, mut low, mut wrap) = (0i64, 0i64, 0i64);
     let mut t = 0i64;
     for c in data.chunks_exact(2) {
         let w = u16::from_le_bytes([c[0], c[1]]);
@@ -51,15 +52,19 @@ pub fn decode_payload(data: &[u8], start: usize) -> Result<Events> {
                 base_x += n;
             }
             0x6 => {
-                t = wrap + (high << 12) + (w & 0xfff) as i64;
+                low = (w & 0xfff) as i64;
+                t = wrap + (high << 12) + low;
             }
             0x8 => {
                 let h = (w & 0xfff) as i64;
                 if high - h > 1 << 11 {
                     wrap += 1 << 24;
                 }
+                if h != high {
+                    low = 0;
+                }
                 high = h;
-                t = wrap + (high << 12);
+                t = wrap + (high << 12) + low;
             }
             _ => {}
         }

@@ -1,5 +1,158 @@
-use pyo3::prelude::*;
+//! Bindings of `spikeflow-events` (private `events_*` functions; the typed public API is
+//! `spikeflow.data`). Decoding runs with the GIL released; decoded records move into numpy
+//! without a copy as a `uint8` array that Python views with the event dtype. Format errors
+//! become `spikeflow.data.errors.EventFormatError(path, offset, reason)`, I/O errors the
+//! matching `OSError` subclass, and a Rust panic a `RuntimeError` (never a PanicException).
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
 
-pub fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+use numpy::{IntoPyArray, PyArray1};
+use pyo3::exceptions::{
+    PyFileNotFoundError, PyIsADirectoryError, PyOSError, PyPermissionError, PyRuntimeError,
+    PyValueError,
+};
+use pyo3::prelude::*;
+use spikeflow_events::{self as ev, Format, ReadError, Recording};
+
+/// `(records as uint8, format name, sensor size or None)`.
+type Decoded<'py> = (Bound<'py, PyArray1<u8>>, &'static str, Option<(u32, u32)>);
+
+fn format_error(py: Python<'_>, path: &str, offset: Option<u64>, reason: &str) -> PyErr {
+    let built = py
+        .import("spikeflow.data.errors")
+        .and_then(|m| m.getattr("EventFormatError"))
+        .and_then(|cls| cls.call1((path, offset, reason)));
+    match built {
+        Ok(obj) => PyErr::from_value(obj),
+        Err(_) => PyValueError::new_err(match offset {
+            Some(o) => format!("{path}: byte {o}: {reason}"),
+            None => format!("{path}: {reason}"),
+        }),
+    }
+}
+
+fn to_pyerr(py: Python<'_>, e: ReadError) -> PyErr {
+    match e {
+        ReadError::Io { path, source } => {
+            let msg = format!("{}: {source}", path.display());
+            match source.kind() {
+                std::io::ErrorKind::NotFound => PyFileNotFoundError::new_err(msg),
+                std::io::ErrorKind::PermissionDenied => PyPermissionError::new_err(msg),
+                std::io::ErrorKind::IsADirectory => PyIsADirectoryError::new_err(msg),
+                _ => PyOSError::new_err(msg),
+            }
+        }
+        ReadError::Format { path, error } => format_error(
+            py,
+            &path.display().to_string(),
+            Some(error.offset),
+            &error.reason,
+        ),
+    }
+}
+
+fn parse_format(format: Option<&str>) -> PyResult<Option<Format>> {
+    match format {
+        None => Ok(None),
+        Some(name) => Format::from_name(name).map(Some).ok_or_else(|| {
+            let names: Vec<_> = Format::ALL.iter().map(|f| f.name()).collect();
+            PyValueError::new_err(format!(
+                "unknown format {name:?}; expected one of {}",
+                names.join(", ")
+            ))
+        }),
+    }
+}
+
+fn to_py(py: Python<'_>, r: Recording) -> Decoded<'_> {
+    let name = r.format.name();
+    let size = r.sensor_size;
+    (r.events.into_bytes().into_pyarray(py), name, size)
+}
+
+fn panic_err() -> PyErr {
+    PyRuntimeError::new_err("internal error in a spikeflow event decoder (panic); please report the file")
+}
+
+/// Reads and decodes one file.
+#[pyfunction]
+#[pyo3(signature = (path, format=None))]
+fn events_read<'py>(py: Python<'py>, path: PathBuf, format: Option<&str>) -> PyResult<Decoded<'py>> {
+    let fmt = parse_format(format)?;
+    let r = py
+        .detach(|| catch_unwind(AssertUnwindSafe(|| ev::read_file(&path, fmt))))
+        .map_err(|_| panic_err())?;
+    r.map(|rec| to_py(py, rec)).map_err(|e| to_pyerr(py, e))
+}
+
+/// Reads and decodes many files in parallel; raises the error of the first failing file.
+#[pyfunction]
+#[pyo3(signature = (paths, format=None))]
+fn events_read_many<'py>(
+    py: Python<'py>,
+    paths: Vec<PathBuf>,
+    format: Option<&str>,
+) -> PyResult<Vec<Decoded<'py>>> {
+    let fmt = parse_format(format)?;
+    let results = py
+        .detach(|| catch_unwind(AssertUnwindSafe(|| ev::read_files(&paths, fmt))))
+        .map_err(|_| panic_err())?;
+    results
+        .into_iter()
+        .map(|r| r.map(|rec| to_py(py, rec)).map_err(|e| to_pyerr(py, e)))
+        .collect()
+}
+
+/// Decodes a file held in memory; `name` is used for messages and (when `format` is None)
+/// for the extension during detection.
+#[pyfunction]
+#[pyo3(signature = (data, name, format=None))]
+fn events_decode<'py>(
+    py: Python<'py>,
+    data: Vec<u8>,
+    name: &str,
+    format: Option<&str>,
+) -> PyResult<Decoded<'py>> {
+    let fmt = parse_format(format)?;
+    let path = PathBuf::from(name);
+    let r = py
+        .detach(|| {
+            catch_unwind(AssertUnwindSafe(|| match fmt {
+                Some(f) => ev::decode(&data, f),
+                None => ev::decode_auto(&path, &data),
+            }))
+        })
+        .map_err(|_| panic_err())?;
+    r.map(|rec| to_py(py, rec))
+        .map_err(|e| format_error(py, name, Some(e.offset), &e.reason))
+}
+
+/// Detects the format of a file from its first bytes and extension.
+#[pyfunction]
+fn events_detect(py: Python<'_>, path: PathBuf) -> PyResult<&'static str> {
+    use std::io::Read;
+    let mut head = Vec::new();
+    let io = |e: std::io::Error| to_pyerr(py, ReadError::Io { path: path.clone(), source: e });
+    std::fs::File::open(&path)
+        .and_then(|f| f.take(1 << 20).read_to_end(&mut head))
+        .map_err(io)?;
+    ev::detect(&path, &head)
+        .map(Format::name)
+        .map_err(|e| format_error(py, &path.display().to_string(), Some(e.offset), &e.reason))
+}
+
+/// The short names of the supported formats.
+#[pyfunction]
+fn events_formats() -> Vec<&'static str> {
+    Format::ALL.iter().map(|f| f.name()).collect()
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(events_read, m)?)?;
+    m.add_function(wrap_pyfunction!(events_read_many, m)?)?;
+    m.add_function(wrap_pyfunction!(events_decode, m)?)?;
+    m.add_function(wrap_pyfunction!(events_detect, m)?)?;
+    m.add_function(wrap_pyfunction!(events_formats, m)?)?;
+    m.add("EVENT_RECORD_SIZE", ev::RECORD_SIZE)?;
     Ok(())
 }

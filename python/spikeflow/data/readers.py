@@ -1,0 +1,190 @@
+"""Readers for event-camera files: N-MNIST ``.bin``, AEDAT 2.0 / 3.1 / 4.0, Prophesee
+EVT 2.0 / EVT 3.0 ``.raw`` and DAT, SLAYER ``.bs1`` 1-D spikes.
+
+Decoding runs in Rust (``spikeflow._core``) without the GIL; :func:`read_many` decodes
+files in parallel. Every reader returns a numpy structured array of
+:data:`~spikeflow.data.dtypes.EVENTS_DTYPE` (``x, y, t [µs, int64], p [bool]``), the
+layout of ``tonic.io.events_struct``. Anything that cannot be decoded raises
+:class:`~spikeflow.data.errors.EventFormatError` naming the file and the byte offset.
+
+Coordinate conventions (documented per format in ``docs/data.md``): N-MNIST, AEDAT 3.1,
+AEDAT 4, EVT and DAT as stored; AEDAT 2.0 as jAER's extractors interpret addresses (DVS128:
+``x = 127 - raw x``, ON when bit 0 is 0; sync/special events dropped).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from spikeflow import _core
+from spikeflow.data.dtypes import EVENTS1D_DTYPE, EVENTS_DTYPE
+from spikeflow.data.errors import EventFormatError
+
+__all__ = [
+    "FORMATS",
+    "FileInfo",
+    "read",
+    "read_info",
+    "read_many",
+    "decode",
+    "detect_format",
+    "read_nmnist",
+    "read_aedat2",
+    "read_aedat3",
+    "read_aedat4",
+    "read_evt2",
+    "read_evt3",
+    "read_dat",
+    "read_bs1",
+]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+#: Short names of the formats the Rust decoders support.
+FORMATS: Tuple[str, ...] = tuple(_core.events_formats())
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """What a decoded file says about itself.
+
+    Attributes:
+        path: the file.
+        format: the short format name (one of :data:`FORMATS`).
+        sensor_size: ``(width, height, 2)`` (Tonic's order) when the format or the header
+            fixes it, else ``None``.
+        n_events: number of decoded events.
+    """
+
+    path: str
+    format: str
+    sensor_size: Optional[Tuple[int, int, int]]
+    n_events: int
+
+
+def _as_events(raw: np.ndarray) -> np.ndarray:
+    return raw.view(EVENTS_DTYPE)
+
+
+def _check_format(format: Optional[str]) -> Optional[str]:
+    if format is not None and format not in FORMATS:
+        raise ValueError(f"unknown format {format!r}; expected one of {', '.join(FORMATS)}")
+    return format
+
+
+def read_info(path: PathLike, format: Optional[str] = None) -> Tuple[np.ndarray, FileInfo]:
+    """Decode ``path`` and also return a :class:`FileInfo` (format, sensor size).
+
+    Args:
+        path: the file.
+        format: force a format (one of :data:`FORMATS`); ``None`` detects it from the
+            magic bytes / header, and from the extension for N-MNIST ``.bin``.
+    """
+    raw, fmt, size = _core.events_read(os.fspath(path), _check_format(format))
+    ev = _as_events(raw)
+    sensor = (int(size[0]), int(size[1]), 2) if size is not None else None
+    return ev, FileInfo(os.fspath(path), fmt, sensor, len(ev))
+
+
+def read(path: PathLike, format: Optional[str] = None) -> np.ndarray:
+    """Decode one event file into an array of :data:`EVENTS_DTYPE`.
+
+    The format is detected from the header (AEDAT, Prophesee) or the extension (N-MNIST
+    ``.bin``) unless ``format`` is given. ``.bs1`` files (SLAYER 1-D spikes) go to
+    :func:`read_bs1` and return :data:`EVENTS1D_DTYPE`.
+
+    Raises:
+        EventFormatError: the file is empty, truncated, corrupt or of an unknown format.
+        FileNotFoundError, PermissionError, OSError: the file cannot be read.
+    """
+    if format is None and Path(path).suffix.lower() == ".bs1":
+        return read_bs1(path)
+    return read_info(path, format)[0]
+
+
+def read_many(paths: Iterable[PathLike], format: Optional[str] = None) -> List[np.ndarray]:
+    """Decode many files in parallel (Rust threads, GIL released); same order as ``paths``.
+
+    Raises the error of the first file (in ``paths`` order) that fails.
+    """
+    names = [os.fspath(p) for p in paths]
+    return [_as_events(r[0]) for r in _core.events_read_many(names, _check_format(format))]
+
+
+def decode(data: bytes, format: Optional[str] = None, name: str = "<bytes>") -> np.ndarray:
+    """Decode a file's bytes held in memory. ``name`` appears in error messages and its
+    extension helps detection when ``format`` is None."""
+    raw, _, _ = _core.events_decode(bytes(data), name, _check_format(format))
+    return _as_events(raw)
+
+
+def detect_format(path: PathLike) -> str:
+    """The short name of the format of ``path`` (reads at most its first MiB)."""
+    return _core.events_detect(os.fspath(path))
+
+
+def read_nmnist(path: PathLike) -> np.ndarray:
+    """N-MNIST / N-Caltech101 ``.bin`` (40-bit events; ``y == 240`` overflow markers
+    add 2^13 µs to later timestamps and are dropped)."""
+    return read(path, "nmnist")
+
+
+def read_aedat2(path: PathLike) -> np.ndarray:
+    """AEDAT 2.0 (jAER; DVS128 or DAVIS addresses chosen from the ``AEChip`` line)."""
+    return read(path, "aedat2")
+
+
+def read_aedat3(path: PathLike) -> np.ndarray:
+    """AEDAT 3.1 (cAER): polarity packets only, invalid events dropped, timestamp
+    overflow applied."""
+    return read(path, "aedat3")
+
+
+def read_aedat4(path: PathLike) -> np.ndarray:
+    """AEDAT 4.0 (DV): polarity events of the first event stream (LZ4/Zstd packets)."""
+    return read(path, "aedat4")
+
+
+def read_evt2(path: PathLike) -> np.ndarray:
+    """Prophesee EVT 2.0 ``.raw``."""
+    return read(path, "evt2")
+
+
+def read_evt3(path: PathLike) -> np.ndarray:
+    """Prophesee EVT 3.0 ``.raw`` (vectorised events, 24-bit time wrap handled)."""
+    return read(path, "evt3")
+
+
+def read_dat(path: PathLike) -> np.ndarray:
+    """Prophesee DAT (``%`` header, type/size bytes, 8-byte CD events)."""
+    return read(path, "dat")
+
+
+def read_bs1(path: PathLike) -> np.ndarray:
+    """SLAYER ``.bs1`` 1-D spikes (e.g. N-TIDIGITS): 5 bytes per event, big-endian bit
+    order: channel (16 bits), polarity (1 bit), time in µs (23 bits).
+
+    Returns an array of :data:`EVENTS1D_DTYPE` (``t, x, p``).
+    """
+    name = os.fspath(path)
+    raw = np.fromfile(name, dtype=np.uint8)
+    if raw.size == 0:
+        raise EventFormatError(name, 0, "empty file")
+    if raw.size % 5:
+        raise EventFormatError(
+            name, raw.size - raw.size % 5, f"truncated event: length {raw.size} is not a multiple of 5"
+        )
+    r = raw.reshape(-1, 5).astype(np.int64)
+    out = np.empty(r.shape[0], dtype=EVENTS1D_DTYPE)
+    out["x"] = (r[:, 0] << 8) | r[:, 1]
+    out["p"] = (r[:, 2] & 0x80) != 0
+    out["t"] = ((r[:, 2] & 0x7F) << 16) | (r[:, 3] << 8) | r[:, 4]
+    return out
+
+
+def _paths(paths: Sequence[PathLike]) -> List[str]:
+    return [os.fspath(p) for p in paths]
