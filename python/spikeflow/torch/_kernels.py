@@ -5,8 +5,6 @@ each tensor is dense (see :func:`flat`) and allocate the outputs.
 """
 from __future__ import annotations
 
-from typing import Optional, Tuple
-
 import numpy as np
 import torch
 
@@ -15,9 +13,9 @@ try:
 except ImportError:  # pragma: no cover - the extension is always built in practice
     _core = None  # type: ignore[assignment]
 
-__all__ = ["available", "flat", "is_dense", "Csr"]
+__all__ = ["Csr", "available", "flat", "is_dense"]
 
-Csr = Tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+Csr = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
 def available() -> bool:
@@ -76,7 +74,7 @@ def lif_backward(
     )
 
 
-def csr_from_dense(x: torch.Tensor, max_nnz: int) -> Optional[Csr]:
+def csr_from_dense(x: torch.Tensor, max_nnz: int) -> Csr | None:
     """The CSR event list of a contiguous 2-D float32 tensor, or ``None`` if over ``max_nnz``."""
     rows, cols = x.shape
     out = _core.kernels_csr_from_dense(flat(x), rows, cols, max(int(max_nnz), 0))
@@ -86,7 +84,7 @@ def csr_from_dense(x: torch.Tensor, max_nnz: int) -> Optional[Csr]:
 
 
 def csr_matmul(
-    csr: Csr, rows: int, cols: int, wt: torch.Tensor, bias: Optional[torch.Tensor],
+    csr: Csr, rows: int, cols: int, wt: torch.Tensor, bias: torch.Tensor | None,
     out: torch.Tensor,
 ) -> None:
     """``out [R, N] = X [R, K] @ wt [K, N] (+ bias)`` from X's events."""
@@ -106,12 +104,12 @@ def csr_t_matmul(csr: Csr, rows: int, cols: int, g: torch.Tensor, gwt: torch.Ten
     )
 
 
-Geometry = Tuple[int, int, int, int, int, int, int, int]
+Geometry = tuple[int, int, int, int, int, int, int, int]
 
 
 def conv_forward(
     csr: Csr, rows: int, geometry: Geometry, w_perm: torch.Tensor,
-    bias: Optional[torch.Tensor], out: torch.Tensor,
+    bias: torch.Tensor | None, out: torch.Tensor,
 ) -> None:
     """Channels-last ``out [R, HO, WO, O]`` of a convolution from the input's events."""
     indptr, indices, values = csr

@@ -6,17 +6,32 @@ State is explicit: pass ``None`` to start from rest and keep the returned state 
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Optional, Tuple, Union
+from typing import NamedTuple
 
 import torch
 
 from spikeflow.torch.params import ALIFParameters, LIFParameters, Scalar
 
 __all__ = [
-    "LIFState", "ALIFState", "RLIFState",
-    "lif_step", "lif", "if_step", "if_", "rlif_step", "rlif",
-    "alif_step", "alif", "li_step", "li",
+    "ALIFState",
+    "LIFState",
+    "RLIFState",
+    "alif",
+    "alif_step",
+    "if_",
+    "if_step",
+    "li",
+    "li_step",
+    "lif",
+    "lif_step",
+    "rlif",
+    "rlif_step",
 ]
+
+
+_LIF = LIFParameters()
+_IF = LIFParameters(beta=1.0)
+_ALIF = ALIFParameters()
 
 
 class LIFState(NamedTuple):
@@ -47,8 +62,8 @@ def _reset(h: torch.Tensor, z: torch.Tensor, p: LIFParameters) -> torch.Tensor:
 
 
 def lif_step(
-    x: torch.Tensor, state: Optional[LIFState], p: LIFParameters = LIFParameters()
-) -> Tuple[torch.Tensor, LIFState]:
+    x: torch.Tensor, state: LIFState | None, p: LIFParameters = _LIF
+) -> tuple[torch.Tensor, LIFState]:
     """One grid step: ``h = beta*v + x + bias``; ``z = H(h - v_th)``; reset; return ``z``."""
     v = state.v if state is not None else torch.zeros_like(x)
     h = p.beta * v + x
@@ -60,10 +75,10 @@ def lif_step(
 
 def lif(
     x: torch.Tensor,
-    state: Optional[LIFState] = None,
-    p: LIFParameters = LIFParameters(),
-    fused: Union[bool, str] = "auto",
-) -> Tuple[torch.Tensor, LIFState]:
+    state: LIFState | None = None,
+    p: LIFParameters = _LIF,
+    fused: bool | str = "auto",
+) -> tuple[torch.Tensor, LIFState]:
     """LIF over all steps of ``x[T, B, ...]``; returns spikes ``[T, B, ...]`` and the last state.
 
     ``fused="auto"`` runs the Rust kernel (forward and backward over all T in one call) when
@@ -89,28 +104,28 @@ def lif(
 
 
 def if_step(
-    x: torch.Tensor, state: Optional[LIFState], p: LIFParameters = LIFParameters(beta=1.0)
-) -> Tuple[torch.Tensor, LIFState]:
+    x: torch.Tensor, state: LIFState | None, p: LIFParameters = _IF
+) -> tuple[torch.Tensor, LIFState]:
     """One step of a non-leaky IF neuron (``p.beta`` is ignored and taken as 1)."""
     return lif_step(x, state, p.with_(beta=1.0))
 
 
 def if_(
     x: torch.Tensor,
-    state: Optional[LIFState] = None,
-    p: LIFParameters = LIFParameters(beta=1.0),
-    fused: Union[bool, str] = "auto",
-) -> Tuple[torch.Tensor, LIFState]:
+    state: LIFState | None = None,
+    p: LIFParameters = _IF,
+    fused: bool | str = "auto",
+) -> tuple[torch.Tensor, LIFState]:
     """IF over all steps of ``x[T, B, ...]`` (``p.beta`` is taken as 1)."""
     return lif(x, state, p.with_(beta=1.0), fused=fused)
 
 
 def rlif_step(
     x: torch.Tensor,
-    state: Optional[RLIFState],
+    state: RLIFState | None,
     w_rec: torch.Tensor,
-    p: LIFParameters = LIFParameters(),
-) -> Tuple[torch.Tensor, RLIFState]:
+    p: LIFParameters = _LIF,
+) -> tuple[torch.Tensor, RLIFState]:
     """One step of a recurrent LIF layer: input ``x + z_prev @ w_rec.T`` (``w_rec`` is [N, N])."""
     if state is None:
         state = RLIFState(torch.zeros_like(x), torch.zeros_like(x))
@@ -121,10 +136,10 @@ def rlif_step(
 
 def rlif(
     x: torch.Tensor,
-    state: Optional[RLIFState],
+    state: RLIFState | None,
     w_rec: torch.Tensor,
-    p: LIFParameters = LIFParameters(),
-) -> Tuple[torch.Tensor, RLIFState]:
+    p: LIFParameters = _LIF,
+) -> tuple[torch.Tensor, RLIFState]:
     """Recurrent LIF over all steps of ``x[T, B, N]``."""
     zs = []
     for t in range(x.shape[0]):
@@ -135,8 +150,8 @@ def rlif(
 
 
 def alif_step(
-    x: torch.Tensor, state: Optional[ALIFState], p: ALIFParameters = ALIFParameters()
-) -> Tuple[torch.Tensor, ALIFState]:
+    x: torch.Tensor, state: ALIFState | None, p: ALIFParameters = _ALIF
+) -> tuple[torch.Tensor, ALIFState]:
     """One step of an adaptive-threshold LIF: threshold ``v_th + b * a``, ``a = rho*a + z``."""
     if state is None:
         state = ALIFState(torch.zeros_like(x), torch.zeros_like(x))
@@ -155,8 +170,8 @@ def alif_step(
 
 
 def alif(
-    x: torch.Tensor, state: Optional[ALIFState] = None, p: ALIFParameters = ALIFParameters()
-) -> Tuple[torch.Tensor, ALIFState]:
+    x: torch.Tensor, state: ALIFState | None = None, p: ALIFParameters = _ALIF
+) -> tuple[torch.Tensor, ALIFState]:
     """Adaptive LIF over all steps of ``x[T, B, ...]``."""
     zs = []
     for t in range(x.shape[0]):
@@ -167,16 +182,16 @@ def alif(
 
 
 def li_step(
-    x: torch.Tensor, v: Optional[torch.Tensor], beta: Scalar = 0.9
-) -> Tuple[torch.Tensor, torch.Tensor]:
+    x: torch.Tensor, v: torch.Tensor | None, beta: Scalar = 0.9
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Leaky integrator (readout, no spikes): ``v = beta*v + x``; returns ``(v, v)``."""
     v = x if v is None else beta * v + x
     return v, v
 
 
 def li(
-    x: torch.Tensor, v: Optional[torch.Tensor] = None, beta: Scalar = 0.9
-) -> Tuple[torch.Tensor, torch.Tensor]:
+    x: torch.Tensor, v: torch.Tensor | None = None, beta: Scalar = 0.9
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Leaky integrator over ``x[T, B, ...]``: the membrane trace ``[T, B, ...]`` and last ``v``."""
     vs = []
     for t in range(x.shape[0]):

@@ -6,18 +6,16 @@ membrane for the backward pass and makes no per-step Python calls.
 """
 from __future__ import annotations
 
-from typing import Optional, Tuple
-
 import torch
 
 from spikeflow.torch import _kernels
 from spikeflow.torch.functional import LIFState
 from spikeflow.torch.params import LIFParameters
 
-__all__ = ["unsupported", "lif_fused"]
+__all__ = ["lif_fused", "unsupported"]
 
 
-def _param(value: object, feature_shape: torch.Size) -> Tuple[Optional[torch.Tensor], str]:
+def _param(value: object, feature_shape: torch.Size) -> tuple[torch.Tensor | None, str]:
     t = value if isinstance(value, torch.Tensor) else torch.tensor(float(value))  # type: ignore[arg-type]
     if t.requires_grad:
         return None, "a learnable parameter (gradient w.r.t. beta/threshold)"
@@ -30,7 +28,7 @@ def _param(value: object, feature_shape: torch.Size) -> Tuple[Optional[torch.Ten
         return None, f"a parameter of shape {tuple(t.shape)} not broadcastable to {tuple(feature_shape)}"
 
 
-def _params(x: torch.Tensor, p: LIFParameters) -> Tuple[Optional[list], str]:
+def _params(x: torch.Tensor, p: LIFParameters) -> tuple[list | None, str]:
     out = []
     for name in ("beta", "v_th", "v_reset", "bias"):
         t, why = _param(getattr(p, name), x.shape[2:])
@@ -40,7 +38,7 @@ def _params(x: torch.Tensor, p: LIFParameters) -> Tuple[Optional[list], str]:
     return out, ""
 
 
-def unsupported(x: torch.Tensor, state: Optional[LIFState], p: LIFParameters) -> Optional[str]:
+def unsupported(x: torch.Tensor, state: LIFState | None, p: LIFParameters) -> str | None:
     """Why the fused kernel cannot run on these arguments, or ``None`` if it can."""
     if not _kernels.available():
         return "the compiled spikeflow kernels are missing"
@@ -75,7 +73,7 @@ class _FusedLIF(torch.autograd.Function):
         return z, v
 
     @staticmethod
-    def backward(ctx, gz: Optional[torch.Tensor], gv: Optional[torch.Tensor]):  # type: ignore[override]
+    def backward(ctx, gz: torch.Tensor | None, gv: torch.Tensor | None):  # type: ignore[override]
         (h,) = ctx.saved_tensors
         p: LIFParameters = ctx.p
         beta, v_th, v_reset, _ = ctx.prm
@@ -100,8 +98,8 @@ class _FusedLIF(torch.autograd.Function):
 
 
 def lif_fused(
-    x: torch.Tensor, state: Optional[LIFState], p: LIFParameters
-) -> Tuple[torch.Tensor, LIFState]:
+    x: torch.Tensor, state: LIFState | None, p: LIFParameters
+) -> tuple[torch.Tensor, LIFState]:
     """LIF over ``x[T, B, ...]`` with the Rust kernel; see :func:`spikeflow.torch.functional.lif`."""
     prm, why = _params(x, p)
     if prm is None:

@@ -9,7 +9,7 @@ stores it, so a grid step is ``v[t] = beta * v[t-1] + I[t] + bias`` followed by 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Union
 
 import numpy as np
@@ -17,7 +17,7 @@ import torch
 
 from spikeflow.torch.surrogate import Surrogate, SurrogateLike, surrogate
 
-__all__ = ["LIFParameters", "ALIFParameters", "Scalar", "normalize_reset"]
+__all__ = ["ALIFParameters", "LIFParameters", "Scalar", "normalize_reset"]
 
 Scalar = Union[float, torch.Tensor]
 ResetMode = Literal["subtract", "value", "zero"]
@@ -65,7 +65,7 @@ class LIFParameters:
     v_reset: Scalar = 0.0
     reset: Literal["subtract", "value"] = "subtract"
     bias: Scalar = 0.0
-    surrogate: Surrogate = Surrogate()
+    surrogate: Surrogate = field(default_factory=Surrogate)
     detach_reset: bool = False
 
     def __post_init__(self) -> None:
@@ -80,7 +80,7 @@ class LIFParameters:
         dt: float = 1.0,
         surrogate_fn: SurrogateLike = "fast_sigmoid",
         detach_reset: bool = False,
-    ) -> "LIFParameters":
+    ) -> LIFParameters:
         """Translate an engine parameter set (``spikeflow.model.LIF`` or ``IF``) for step ``dt`` ms.
 
         Only what the grid can represent exactly is accepted: delta synapses and ``t_ref=0``.
@@ -145,7 +145,7 @@ class LIFParameters:
         return LIF(tau_m=out(tau), v_rest=v_rest, v_th=out(v_th), v_reset=out(v_reset),
                    t_ref=0.0, c_m=c_m, i_e=out(i_e), synapse="delta", reset=self.reset)
 
-    def with_(self, **changes: Any) -> "LIFParameters":
+    def with_(self, **changes: Any) -> LIFParameters:
         """A copy with some fields replaced."""
         return replace(self, **changes)
 
@@ -158,7 +158,7 @@ class ALIFParameters:
     (``rho = exp(-dt / tau_adapt)``).
     """
 
-    lif: LIFParameters = LIFParameters()
+    lif: LIFParameters = field(default_factory=LIFParameters)
     rho: Scalar = 0.95
     b: Scalar = 0.2
 

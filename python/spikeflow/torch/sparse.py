@@ -7,14 +7,12 @@ dense torch path runs instead; both give the same values (up to float32 summatio
 """
 from __future__ import annotations
 
-from typing import Optional, Tuple
-
 import torch
 import torch.nn.functional as F
 
 from spikeflow.torch import _kernels
 
-__all__ = ["linear", "conv2d", "DEFAULT_THRESHOLD"]
+__all__ = ["DEFAULT_THRESHOLD", "conv2d", "linear"]
 
 #: Default density (fraction of non-zeros) above which the dense path is used.
 DEFAULT_THRESHOLD = 0.15
@@ -65,7 +63,7 @@ class _EventLinear(torch.autograd.Function):
 def linear(
     x: torch.Tensor,
     weight: torch.Tensor,
-    bias: Optional[torch.Tensor] = None,
+    bias: torch.Tensor | None = None,
     threshold: float = DEFAULT_THRESHOLD,
 ) -> torch.Tensor:
     """``F.linear`` over the last axis of ``x``, event-driven when ``x`` is sparse enough.
@@ -86,7 +84,7 @@ def linear(
     return out.reshape(*lead, weight.shape[0])
 
 
-def _pair(v: object) -> Tuple[int, int]:
+def _pair(v: object) -> tuple[int, int]:
     if isinstance(v, int):
         return v, v
     a, b = v  # type: ignore[misc]
@@ -132,7 +130,7 @@ class _EventConv(torch.autograd.Function):
 def conv2d(
     x: torch.Tensor,
     weight: torch.Tensor,
-    bias: Optional[torch.Tensor] = None,
+    bias: torch.Tensor | None = None,
     stride: int = 1,
     padding: int = 0,
     threshold: float = DEFAULT_THRESHOLD,

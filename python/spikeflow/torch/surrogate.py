@@ -12,7 +12,7 @@ from typing import Union
 
 import torch
 
-__all__ = ["Surrogate", "SurrogateLike", "surrogate", "spike", "SURROGATES"]
+__all__ = ["SURROGATES", "Surrogate", "SurrogateLike", "spike", "surrogate"]
 
 #: Names accepted by :func:`surrogate`, with their default sharpness ``alpha``.
 SURROGATES: dict[str, float] = {
