@@ -1,0 +1,114 @@
+"""spikeflow.torch layers: event-driven Linear/Conv2d equal to dense torch, time-first layers."""
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import spikeflow.torch as st
+from spikeflow.torch import sparse
+
+
+def rel(a: torch.Tensor, b: torch.Tensor) -> float:
+    a, b = a.detach(), b.detach()
+    return float((a - b).abs().max() / b.abs().max().clamp_min(1e-12))
+
+
+def _grads(layer: torch.nn.Module, x: torch.Tensor, g: torch.Tensor):
+    layer.zero_grad()
+    x = x.clone().requires_grad_()
+    y = layer(x)
+    (y * g).sum().backward()
+    return y, x.grad, layer.weight.grad.clone(), layer.bias.grad.clone()
+
+
+@pytest.mark.parametrize("density", [0.02, 0.1, 0.5])
+@pytest.mark.parametrize("values", ["binary", "graded"])
+def test_event_linear_equals_dense(density, values):
+    torch.manual_seed(0)
+    layer = st.Linear(300, 70, sparse=True)
+    x = (torch.rand(9, 4, 300) < density).float()
+    if values == "graded":
+        x = x * torch.rand_like(x)
+    g = torch.randn(9, 4, 70)
+    got = _grads(layer, x, g)
+    layer.sparse, layer.threshold = False, 0.0
+    ref = _grads(layer, x, g)
+    for a, b in zip(got, ref):
+        assert rel(a, b) < 1e-5
+
+
+def test_auto_switches_to_dense_at_high_activity(monkeypatch):
+    calls = []
+    real = sparse._EventLinear.apply
+    monkeypatch.setattr(sparse._EventLinear, "apply", lambda *a: calls.append(1) or real(*a))
+    layer = st.Linear(100, 10)
+    layer(torch.zeros(3, 2, 100).index_fill_(2, torch.arange(5), 1.0))
+    assert calls == [1]
+    layer((torch.rand(3, 2, 100) < 0.9).float())
+    assert calls == [1]
+
+
+@pytest.mark.parametrize("stride,padding", [(1, 0), (2, 1), (1, 2)])
+def test_event_conv_equals_dense(stride, padding):
+    torch.manual_seed(1)
+    layer = st.Conv2d(3, 8, 5, stride=stride, padding=padding, sparse=True)
+    x = (torch.rand(4, 2, 3, 17, 15) < 0.1).float()
+    out_shape = layer(x).shape
+    g = torch.randn(out_shape)
+    got = _grads(layer, x, g)
+    layer.threshold = 0.0
+    ref = _grads(layer, x, g)
+    for a, b in zip(got, ref):
+        assert rel(a, b) < 1e-5
+
+
+def test_linear_weight_keeps_torch_semantics():
+    layer = st.Linear(5, 3)
+    assert layer.weight.shape == (3, 5)
+    ref = torch.nn.Linear(5, 3)
+    layer.load_state_dict(ref.state_dict())
+    x = torch.rand(2, 4, 5)
+    assert torch.allclose(layer(x), ref(x), atol=1e-6)
+
+
+def test_layers_reject_wrong_layouts():
+    with pytest.raises(st.LayoutError, match="time-first"):
+        st.Linear(10, 3)(torch.rand(4, 10))
+    with pytest.raises(ValueError, match="time axis"):
+        st.Conv2d(2, 4, 3)(torch.rand(8, 2, 10, 10))
+    with pytest.raises(ValueError, match="channels on axis 2"):
+        st.Conv2d(2, 4, 3)(torch.rand(5, 8, 10, 10, 2))
+
+
+def test_pooling_batchnorm_dropout_flatten():
+    x = (torch.rand(6, 3, 4, 8, 8) < 0.3).float()
+    assert st.AvgPool2d(2)(x).shape == (6, 3, 4, 4, 4)
+    assert st.MaxPool2d(2)(x).shape == (6, 3, 4, 4, 4)
+    bn = st.TimeBatchNorm2d(4, v_th=0.5)
+    assert torch.allclose(bn.weight, torch.full((4,), 0.5))
+    y = bn(torch.randn(6, 3, 4, 8, 8) * 3 + 1)
+    assert abs(float(y.detach().mean())) < 1e-4
+    assert st.TimeBatchNorm1d(5)(torch.randn(4, 3, 5)).shape == (4, 3, 5)
+    drop = st.TimeDropout(0.5).train()
+    y = drop(torch.ones(10, 4, 50))
+    assert torch.equal(y[0] == 0, y[7] == 0)  # the same mask at every step
+    assert drop.eval()(x[..., 0, 0]).equal(x[..., 0, 0])
+    assert st.Flatten()(x).shape == (6, 3, 256)
+
+
+def test_sequential_threads_state_and_sew_block():
+    torch.manual_seed(3)
+    net = st.Sequential(
+        st.Linear(20, 16), st.LIF(),
+        st.SEWBlock(st.Linear(16, 16), st.LIF(), connect="ADD"),
+        st.Linear(16, 4), st.LIF(),
+    )
+    x = (torch.rand(12, 2, 20) < 0.3).float()
+    y, states = net(x)
+    assert y.shape == (12, 2, 4) and len(states) == 3
+    y1, s = net(x[:5])
+    y2, _ = net(x[5:], s)
+    assert torch.equal(torch.cat([y1, y2]), y)
+    with pytest.raises(ValueError, match="connect"):
+        st.SEWBlock(st.LIF(), connect="XOR")
