@@ -118,9 +118,7 @@ mod tests {
         for &(d, t) in events {
             p.extend_from_slice(&d.to_le_bytes());
             p.extend_from_slice(&t.to_le_bytes());
-            for _ in 8..size {
-                p.push(0);
-            }
+            p.resize(p.len() + (size as usize - 8), 0);
         }
         p
     }

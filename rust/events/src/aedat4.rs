@@ -28,6 +28,9 @@ pub enum Compression {
     Zstd,
 }
 
+/// `(stream id, type identifier, sensor size)` of one declared stream.
+pub type StreamInfo = (i32, String, Option<(u32, u32)>);
+
 /// What the file header and the stream description say.
 #[derive(Debug, Clone)]
 pub struct Aedat4Header {
@@ -38,7 +41,7 @@ pub struct Aedat4Header {
     /// Offset of the first packet.
     pub first_packet: usize,
     /// `(stream id, type identifier, sensor size)` per declared stream.
-    pub streams: Vec<(i32, String, Option<(u32, u32)>)>,
+    pub streams: Vec<StreamInfo>,
 }
 
 fn attr_after<'a>(seg: &'a str, key: &str) -> Option<&'a str> {
@@ -51,7 +54,7 @@ fn attr_after<'a>(seg: &'a str, key: &str) -> Option<&'a str> {
 }
 
 /// Parses the stream list from the DV XML description.
-fn parse_streams(xml: &str) -> Vec<(i32, String, Option<(u32, u32)>)> {
+fn parse_streams(xml: &str) -> Vec<StreamInfo> {
     let mut starts: Vec<(usize, i32)> = Vec::new();
     let pat = "outInfo/";
     let mut from = 0;

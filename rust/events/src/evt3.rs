@@ -16,7 +16,7 @@ use crate::events::Events;
 
 /// Decodes the payload (`data`, starting at byte `start` of the file) of an EVT 3.0 file.
 pub fn decode_payload(data: &[u8], start: usize) -> Result<Events> {
-    if data.len() % 2 != 0 {
+    if !data.len().is_multiple_of(2) {
         return Err(FormatError::new(
             start + data.len() - 1,
             format!(
@@ -85,7 +85,7 @@ mod tests {
         let d = data(&[
             0x8000 | 0xfff,     // time high 4095
             0x6000 | 5,         // time low 5
-            0x0000 | 10,        // y = 10
+            10,                 // y = 10
             0x2000 | 0x800 | 3, // x = 3, ON
             0x3000 | 100,       // base x 100, OFF
             0x4000 | 0b101,     // x = 100, 102

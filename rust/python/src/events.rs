@@ -71,13 +71,19 @@ fn to_py(py: Python<'_>, r: Recording) -> Decoded<'_> {
 }
 
 fn panic_err() -> PyErr {
-    PyRuntimeError::new_err("internal error in a spikeflow event decoder (panic); please report the file")
+    PyRuntimeError::new_err(
+        "internal error in a spikeflow event decoder (panic); please report the file",
+    )
 }
 
 /// Reads and decodes one file.
 #[pyfunction]
 #[pyo3(signature = (path, format=None))]
-fn events_read<'py>(py: Python<'py>, path: PathBuf, format: Option<&str>) -> PyResult<Decoded<'py>> {
+fn events_read<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    format: Option<&str>,
+) -> PyResult<Decoded<'py>> {
     let fmt = parse_format(format)?;
     let r = py
         .detach(|| catch_unwind(AssertUnwindSafe(|| ev::read_file(&path, fmt))))
@@ -132,7 +138,15 @@ fn events_decode<'py>(
 fn events_detect(py: Python<'_>, path: PathBuf) -> PyResult<&'static str> {
     use std::io::Read;
     let mut head = Vec::new();
-    let io = |e: std::io::Error| to_pyerr(py, ReadError::Io { path: path.clone(), source: e });
+    let io = |e: std::io::Error| {
+        to_pyerr(
+            py,
+            ReadError::Io {
+                path: path.clone(),
+                source: e,
+            },
+        )
+    };
     std::fs::File::open(&path)
         .and_then(|f| f.take(1 << 20).read_to_end(&mut head))
         .map_err(io)?;
