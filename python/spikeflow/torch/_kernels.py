@@ -104,6 +104,15 @@ def csr_t_matmul(csr: Csr, rows: int, cols: int, g: torch.Tensor, gwt: torch.Ten
     )
 
 
+def csr_grad_weight(csr: Csr, rows: int, cols: int, g: torch.Tensor, gw: torch.Tensor) -> None:
+    """``gw [N, K] = g^T @ X`` (torch's weight layout) from X's events."""
+    indptr, indices, values = csr
+    _core.kernels_csr_grad_weight(
+        rows, cols, indptr.numpy(), indices.numpy(), values.numpy(), flat(g), g.shape[1],
+        flat(gw),
+    )
+
+
 Geometry = tuple[int, int, int, int, int, int, int, int]
 
 

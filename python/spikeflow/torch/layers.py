@@ -49,15 +49,11 @@ class Linear(nn.Linear):
         sparse: ``"auto"`` (event-driven when at most ``threshold`` of the inputs are
             non-zero), ``True`` (always) or ``False`` (dense torch).
         threshold: the density switch of ``"auto"``.
-
-    The weight keeps the usual ``[out, in]`` shape but is stored input-major (its transpose is
-    contiguous), the layout the event-driven kernels read and write without copies.
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  sparse: Sparse = "auto", threshold: float = sparse.DEFAULT_THRESHOLD) -> None:
         super().__init__(in_features, out_features, bias=bias)
-        self.weight = nn.Parameter(self.weight.detach().t().contiguous().t())
         self.sparse = sparse
         self.threshold = _threshold(sparse, threshold)
 

@@ -52,9 +52,8 @@ class _EventLinear(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             gx = g @ weight
         if ctx.needs_input_grad[1]:
-            gwt = torch.empty(cols, weight.shape[0], dtype=torch.float32)
-            _kernels.csr_t_matmul((indptr, indices, values), rows, cols, g, gwt)
-            gw = gwt.t()
+            gw = torch.empty(weight.shape[0], cols, dtype=torch.float32)
+            _kernels.csr_grad_weight((indptr, indices, values), rows, cols, g, gw)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             gb = g.sum(0)
         return gx, gw, gb, None, None, None

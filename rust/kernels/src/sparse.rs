@@ -7,6 +7,7 @@
 
 use rayon::prelude::*;
 
+use crate::par::SyncPtr;
 use crate::simd::{axpy, dispatch};
 use crate::{check_len, KernelError, Result};
 
@@ -26,6 +27,7 @@ pub struct Csr {
 }
 
 const ROW_BLOCK: usize = 16;
+const KBLOCK: usize = 16;
 
 impl Csr {
     /// The non-zeros of a dense row-major `[rows, cols]` matrix, or `None` when there are more
@@ -169,6 +171,36 @@ impl CsrRef<'_> {
         t.view().matmul(g, n, None, gwt)
     }
 
+    /// The weight gradient in torch's `[N, K]` layout: `gw = g^T [N, R] @ self [R, K]`.
+    ///
+    /// Columns of `self` are taken 16 at a time: their rows of `self^T @ g` are accumulated
+    /// in a small buffer, then stored as 16-float runs of `gw`'s rows; `gw` is overwritten.
+    pub fn grad_weight(&self, g: &[f32], n: usize, gw: &mut [f32]) -> Result<()> {
+        check_len("grad", g.len(), self.rows * n)?;
+        check_len("grad_weight", gw.len(), self.cols * n)?;
+        if n == 0 || self.cols == 0 {
+            return Ok(());
+        }
+        let t = self.transpose();
+        let tv = t.view();
+        let k = self.cols;
+        let ptr = SyncPtr::new(gw);
+        (0..k.div_ceil(KBLOCK)).into_par_iter().for_each(|b| {
+            let k0 = b * KBLOCK;
+            let k1 = (k0 + KBLOCK).min(k);
+            let mut acc = vec![0.0f32; (k1 - k0) * n];
+            grad_weight_block(&tv, g, n, k0, k1, &mut acc);
+            for j in 0..n {
+                // SAFETY: columns [k0, k1) of every row of gw belong to this task alone.
+                let dst = unsafe { ptr.slice(j * k + k0, k1 - k0) };
+                for (kk, d) in dst.iter_mut().enumerate() {
+                    *d = acc[kk * n + j];
+                }
+            }
+        });
+        Ok(())
+    }
+
     /// The transpose `[cols, rows]` (events grouped by column, rows ascending within each).
     pub fn transpose(&self) -> Csr {
         let nnz = self.indices.len();
@@ -229,6 +261,19 @@ dispatch! {
 }
 
 dispatch! {
+    fn grad_weight_block(t: &CsrRef<'_>, g: &[f32], n: usize, k0: usize, k1: usize, acc: &mut [f32]) {
+        for kk in k0..k1 {
+            let (idx, val) = t.row(kk);
+            let a = &mut acc[(kk - k0) * n..(kk - k0 + 1) * n];
+            for (&r, &v) in idx.iter().zip(val) {
+                let r = r as usize;
+                axpy(a, v, &g[r * n..(r + 1) * n]);
+            }
+        }
+    }
+}
+
+dispatch! {
     fn matmul_row(orow: &mut [f32], idx: &[i32], val: &[f32], wt: &[f32], n: usize, bias: Option<&[f32]>) {
         match bias {
             Some(b) => orow.copy_from_slice(b),
@@ -260,6 +305,13 @@ mod tests {
         m.matmul(&wt, n, None, &mut out).unwrap();
         let mut gwt = vec![1.0; k * n];
         m.t_matmul(&g, n, &mut gwt).unwrap();
+        let mut gw = vec![1.0; k * n];
+        m.grad_weight(&g, n, &mut gw).unwrap();
+        for q in 0..k {
+            for j in 0..n {
+                assert_eq!(gw[j * k + q], gwt[q * n + j]);
+            }
+        }
         for i in 0..r {
             for j in 0..n {
                 let d: f32 = (0..k).map(|q| x[i * k + q] * wt[q * n + j]).sum();

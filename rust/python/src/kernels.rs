@@ -186,6 +186,25 @@ fn kernels_csr_t_matmul(
     run(py, || m.t_matmul(g, n, gwt))
 }
 
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn kernels_csr_grad_weight(
+    py: Python<'_>,
+    rows: usize,
+    cols: usize,
+    indptr: PyReadonlyArray1<'_, i64>,
+    indices: PyReadonlyArray1<'_, i32>,
+    values: Ro<'_>,
+    g: Ro<'_>,
+    n: usize,
+    mut gw: Rw<'_>,
+) -> PyResult<()> {
+    let m = csr(rows, cols, &indptr, &indices, &values)?;
+    let g = ro(&g, "grad")?;
+    let gw = rw(&mut gw, "grad_weight")?;
+    run(py, || m.grad_weight(g, n, gw))
+}
+
 /// `(c, h, w, o, kh, kw, stride, pad)` from Python.
 type Geometry = (usize, usize, usize, usize, usize, usize, usize, usize);
 
@@ -253,6 +272,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(kernels_csr_from_dense, m)?)?;
     m.add_function(wrap_pyfunction!(kernels_csr_matmul, m)?)?;
     m.add_function(wrap_pyfunction!(kernels_csr_t_matmul, m)?)?;
+    m.add_function(wrap_pyfunction!(kernels_csr_grad_weight, m)?)?;
     m.add_function(wrap_pyfunction!(kernels_conv_forward, m)?)?;
     m.add_function(wrap_pyfunction!(kernels_conv_weight_grad, m)?)?;
     Ok(())
