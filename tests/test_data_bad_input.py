@@ -7,7 +7,6 @@ import struct
 
 import numpy as np
 import pytest
-
 import spikeflow.data as sd
 from test_data_common import assert_events_equal, ref_aedat3, require
 

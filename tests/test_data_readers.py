@@ -3,10 +3,10 @@ parallel reading and Tonic compatibility."""
 from __future__ import annotations
 
 import glob
+from pathlib import Path
 
 import numpy as np
 import pytest
-
 import spikeflow.data as sd
 from test_data_common import (
     assert_events_equal,
@@ -52,7 +52,7 @@ def test_every_nmnist_sample_matches_reference():
     assert len(files) >= 1000
     got = sd.read_many(files)
     for f, ev in zip(files, got):
-        assert_events_equal(ev, ref_nmnist(open(f, "rb").read()))
+        assert_events_equal(ev, ref_nmnist(Path(f).read_bytes()))
         assert 1000 < len(ev) < 8000 and ev["x"].max() < 34 and ev["y"].max() < 34
         assert np.all(np.diff(ev["t"]) >= 0)
 
@@ -61,7 +61,7 @@ def test_nmnist_manifest_counts():
     import csv
 
     root = require("nmnist")
-    rows = list(csv.DictReader(open(root / "manifest.csv")))
+    rows = list(csv.DictReader((root / "manifest.csv").read_text().splitlines()))
     files = [data_root() / r["path"] for r in rows]
     for r, ev in zip(rows, sd.read_many(files)):
         assert len(ev) == int(r["n_events"])

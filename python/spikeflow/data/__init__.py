@@ -4,6 +4,7 @@ encoders for static data, an event-camera simulator, datasets and torch adapters
 Event arrays are numpy structured arrays of :data:`EVENTS_DTYPE` (``x, y, t, p``; ``t`` in
 µs as int64), the layout Tonic uses, so arrays pass between the two libraries unchanged.
 """
+from spikeflow.data import encoders, transforms
 from spikeflow.data.dtypes import (
     EVENTS1D_DTYPE,
     EVENTS_DTYPE,
@@ -11,7 +12,11 @@ from spikeflow.data.dtypes import (
     make_events,
     make_events_1d,
 )
+from spikeflow.data.encoders import delta, latency, latency_dense, poisson, poisson_spike_times
 from spikeflow.data.errors import DatasetNotFoundError, EventFormatError
+from spikeflow.data.frames import to_dense_tensor, to_frames, to_sparse_tensor
+from spikeflow.data.idx import load_fashion_mnist, load_mnist, read_idx
+from spikeflow.data.paths import data_root
 from spikeflow.data.readers import (
     FORMATS,
     FileInfo,
@@ -29,28 +34,47 @@ from spikeflow.data.readers import (
     read_many,
     read_nmnist,
 )
+from spikeflow.data.spikesource import n_neurons, neuron_coords, neuron_ids, to_spike_source
 
 __all__ = [
-    "EVENTS_DTYPE",
     "EVENTS1D_DTYPE",
+    "EVENTS_DTYPE",
+    "FORMATS",
+    "DatasetNotFoundError",
+    "EventFormatError",
+    "FileInfo",
+    "data_root",
+    "decode",
+    "delta",
+    "detect_format",
+    "empty_events",
+    "encoders",
+    "latency",
+    "latency_dense",
+    "load_fashion_mnist",
+    "load_mnist",
     "make_events",
     "make_events_1d",
-    "empty_events",
-    "EventFormatError",
-    "DatasetNotFoundError",
-    "FORMATS",
-    "FileInfo",
+    "n_neurons",
+    "neuron_coords",
+    "neuron_ids",
+    "poisson",
+    "poisson_spike_times",
     "read",
-    "read_info",
-    "read_many",
-    "decode",
-    "detect_format",
-    "read_nmnist",
     "read_aedat2",
     "read_aedat3",
     "read_aedat4",
+    "read_bs1",
+    "read_dat",
     "read_evt2",
     "read_evt3",
-    "read_dat",
-    "read_bs1",
+    "read_idx",
+    "read_info",
+    "read_many",
+    "read_nmnist",
+    "to_dense_tensor",
+    "to_frames",
+    "to_sparse_tensor",
+    "to_spike_source",
+    "transforms",
 ]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["EVENTS_DTYPE", "EVENTS1D_DTYPE", "make_events", "make_events_1d", "empty_events"]
+__all__ = ["EVENTS1D_DTYPE", "EVENTS_DTYPE", "empty_events", "make_events", "make_events_1d"]
 
 #: 2-D polarity events: column, row, time in µs, polarity (True = ON). Packed, 13 bytes;
 #: identical to ``tonic.io.events_struct``.

@@ -1,9 +1,7 @@
 """Exceptions raised by :mod:`spikeflow.data`."""
 from __future__ import annotations
 
-from typing import Optional
-
-__all__ = ["EventFormatError", "DatasetNotFoundError"]
+__all__ = ["DatasetNotFoundError", "EventFormatError"]
 
 
 class EventFormatError(ValueError):
@@ -15,7 +13,7 @@ class EventFormatError(ValueError):
         reason: what was wrong, in words.
     """
 
-    def __init__(self, path: str, offset: Optional[int], reason: str) -> None:
+    def __init__(self, path: str, offset: int | None, reason: str) -> None:
         self.path = str(path)
         self.offset = offset
         self.reason = reason

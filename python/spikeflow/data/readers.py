@@ -14,9 +14,10 @@ AEDAT 4, EVT and DAT as stored; AEDAT 2.0 as jAER's extractors interpret address
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Union
 
 import numpy as np
 
@@ -27,25 +28,25 @@ from spikeflow.data.errors import EventFormatError
 __all__ = [
     "FORMATS",
     "FileInfo",
-    "read",
-    "read_info",
-    "read_many",
     "decode",
     "detect_format",
-    "read_nmnist",
+    "read",
     "read_aedat2",
     "read_aedat3",
     "read_aedat4",
+    "read_bs1",
+    "read_dat",
     "read_evt2",
     "read_evt3",
-    "read_dat",
-    "read_bs1",
+    "read_info",
+    "read_many",
+    "read_nmnist",
 ]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
 #: Short names of the formats the Rust decoders support.
-FORMATS: Tuple[str, ...] = tuple(_core.events_formats())
+FORMATS: tuple[str, ...] = tuple(_core.events_formats())
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ class FileInfo:
 
     path: str
     format: str
-    sensor_size: Optional[Tuple[int, int, int]]
+    sensor_size: tuple[int, int, int] | None
     n_events: int
 
 
@@ -70,13 +71,13 @@ def _as_events(raw: np.ndarray) -> np.ndarray:
     return raw.view(EVENTS_DTYPE)
 
 
-def _check_format(format: Optional[str]) -> Optional[str]:
+def _check_format(format: str | None) -> str | None:
     if format is not None and format not in FORMATS:
         raise ValueError(f"unknown format {format!r}; expected one of {', '.join(FORMATS)}")
     return format
 
 
-def read_info(path: PathLike, format: Optional[str] = None) -> Tuple[np.ndarray, FileInfo]:
+def read_info(path: PathLike, format: str | None = None) -> tuple[np.ndarray, FileInfo]:
     """Decode ``path`` and also return a :class:`FileInfo` (format, sensor size).
 
     Args:
@@ -90,7 +91,7 @@ def read_info(path: PathLike, format: Optional[str] = None) -> Tuple[np.ndarray,
     return ev, FileInfo(os.fspath(path), fmt, sensor, len(ev))
 
 
-def read(path: PathLike, format: Optional[str] = None) -> np.ndarray:
+def read(path: PathLike, format: str | None = None) -> np.ndarray:
     """Decode one event file into an array of :data:`EVENTS_DTYPE`.
 
     The format is detected from the header (AEDAT, Prophesee) or the extension (N-MNIST
@@ -106,7 +107,7 @@ def read(path: PathLike, format: Optional[str] = None) -> np.ndarray:
     return read_info(path, format)[0]
 
 
-def read_many(paths: Iterable[PathLike], format: Optional[str] = None) -> List[np.ndarray]:
+def read_many(paths: Iterable[PathLike], format: str | None = None) -> list[np.ndarray]:
     """Decode many files in parallel (Rust threads, GIL released); same order as ``paths``.
 
     Raises the error of the first file (in ``paths`` order) that fails.
@@ -115,7 +116,7 @@ def read_many(paths: Iterable[PathLike], format: Optional[str] = None) -> List[n
     return [_as_events(r[0]) for r in _core.events_read_many(names, _check_format(format))]
 
 
-def decode(data: bytes, format: Optional[str] = None, name: str = "<bytes>") -> np.ndarray:
+def decode(data: bytes, format: str | None = None, name: str = "<bytes>") -> np.ndarray:
     """Decode a file's bytes held in memory. ``name`` appears in error messages and its
     extension helps detection when ``format`` is None."""
     raw, _, _ = _core.events_decode(bytes(data), name, _check_format(format))
@@ -186,5 +187,5 @@ def read_bs1(path: PathLike) -> np.ndarray:
     return out
 
 
-def _paths(paths: Sequence[PathLike]) -> List[str]:
+def _paths(paths: Sequence[PathLike]) -> list[str]:
     return [os.fspath(p) for p in paths]

@@ -16,6 +16,7 @@ pub mod error;
 pub mod events;
 pub mod evt2;
 pub mod evt3;
+pub mod filters;
 pub mod flatbuf;
 pub mod header;
 pub mod nmnist;

@@ -6,12 +6,13 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 
-use numpy::{IntoPyArray, PyArray1};
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::exceptions::{
     PyFileNotFoundError, PyIsADirectoryError, PyOSError, PyPermissionError, PyRuntimeError,
     PyValueError,
 };
 use pyo3::prelude::*;
+use spikeflow_events::filters::{self, FilterError};
 use spikeflow_events::{self as ev, Format, ReadError, Recording};
 
 /// `(records as uint8, format name, sensor size or None)`.
@@ -161,12 +162,78 @@ fn events_formats() -> Vec<&'static str> {
     Format::ALL.iter().map(|f| f.name()).collect()
 }
 
+type Mask<'py> = Bound<'py, PyArray1<bool>>;
+type Filter = fn(&[i16], &[i16], &[i64], usize, usize, i64) -> Result<Vec<bool>, FilterError>;
+
+fn run_filter<'py>(
+    py: Python<'py>,
+    f: Filter,
+    (x, y, t): (
+        PyReadonlyArray1<'py, i16>,
+        PyReadonlyArray1<'py, i16>,
+        PyReadonlyArray1<'py, i64>,
+    ),
+    (width, height, param): (usize, usize, i64),
+) -> PyResult<Mask<'py>> {
+    let contiguous = |_| PyValueError::new_err("x, y (int16) and t (int64) must be contiguous");
+    let (xs, ys, ts) = (
+        x.as_slice().map_err(contiguous)?,
+        y.as_slice().map_err(contiguous)?,
+        t.as_slice().map_err(contiguous)?,
+    );
+    let r = py
+        .detach(|| catch_unwind(AssertUnwindSafe(|| f(xs, ys, ts, width, height, param))))
+        .map_err(|_| panic_err())?;
+    r.map(|m| m.into_pyarray(py))
+        .map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
+/// Keep-mask of the per-pixel refractory filter (`period` µs since the last kept event).
+#[pyfunction]
+fn events_refractory_mask<'py>(
+    py: Python<'py>,
+    x: PyReadonlyArray1<'py, i16>,
+    y: PyReadonlyArray1<'py, i16>,
+    t: PyReadonlyArray1<'py, i64>,
+    width: usize,
+    height: usize,
+    period: i64,
+) -> PyResult<Mask<'py>> {
+    run_filter(
+        py,
+        filters::refractory_mask,
+        (x, y, t),
+        (width, height, period),
+    )
+}
+
+/// Keep-mask of the background-activity filter (a neighbour fired within `window` µs).
+#[pyfunction]
+fn events_denoise_mask<'py>(
+    py: Python<'py>,
+    x: PyReadonlyArray1<'py, i16>,
+    y: PyReadonlyArray1<'py, i16>,
+    t: PyReadonlyArray1<'py, i64>,
+    width: usize,
+    height: usize,
+    window: i64,
+) -> PyResult<Mask<'py>> {
+    run_filter(
+        py,
+        filters::denoise_mask,
+        (x, y, t),
+        (width, height, window),
+    )
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(events_read, m)?)?;
     m.add_function(wrap_pyfunction!(events_read_many, m)?)?;
     m.add_function(wrap_pyfunction!(events_decode, m)?)?;
     m.add_function(wrap_pyfunction!(events_detect, m)?)?;
     m.add_function(wrap_pyfunction!(events_formats, m)?)?;
+    m.add_function(wrap_pyfunction!(events_refractory_mask, m)?)?;
+    m.add_function(wrap_pyfunction!(events_denoise_mask, m)?)?;
     m.add("EVENT_RECORD_SIZE", ev::RECORD_SIZE)?;
     Ok(())
 }
