@@ -4,7 +4,8 @@ encoders for static data, an event-camera simulator, datasets and torch adapters
 Event arrays are numpy structured arrays of :data:`EVENTS_DTYPE` (``x, y, t, p``; ``t`` in
 µs as int64), the layout Tonic uses, so arrays pass between the two libraries unchanged.
 """
-from spikeflow.data import encoders, transforms
+from spikeflow.data import encoders, pipeline, transforms
+from spikeflow.data.datasets import CIFAR10DVS, NMNIST, SHD, SSC, DVSGesture, EventDataset
 from spikeflow.data.dtypes import (
     EVENTS1D_DTYPE,
     EVENTS_DTYPE,
@@ -37,12 +38,19 @@ from spikeflow.data.readers import (
 from spikeflow.data.spikesource import n_neurons, neuron_coords, neuron_ids, to_spike_source
 
 __all__ = [
+    "CIFAR10DVS",
     "EVENTS1D_DTYPE",
     "EVENTS_DTYPE",
     "FORMATS",
+    "NMNIST",
+    "SHD",
+    "SSC",
+    "DVSGesture",
     "DatasetNotFoundError",
+    "EventDataset",
     "EventFormatError",
     "FileInfo",
+    "TorchEventDataset",
     "data_root",
     "decode",
     "delta",
@@ -58,6 +66,8 @@ __all__ = [
     "n_neurons",
     "neuron_coords",
     "neuron_ids",
+    "pad_collate",
+    "pipeline",
     "poisson",
     "poisson_spike_times",
     "read",
@@ -78,3 +88,13 @@ __all__ = [
     "to_spike_source",
     "transforms",
 ]
+
+
+def __getattr__(name: str):
+    # torch adapters load lazily, so ``import spikeflow.data`` does not import torch
+    if name in ("TorchEventDataset", "pad_collate", "events_to_tensor", "torchdata"):
+        import importlib
+
+        mod = importlib.import_module("spikeflow.data.torchdata")
+        return mod if name == "torchdata" else getattr(mod, name)
+    raise AttributeError(f"module 'spikeflow.data' has no attribute {name!r}")
