@@ -31,6 +31,7 @@ T_STEPS = 25
 DENSITY = 0.05
 BATCH = {"B4": 64, "B5": 32}
 BETA = 0.9
+ADAM_FUSED = os.environ.get("SPIKEFLOW_BENCH_ADAM", "fused") == "fused"  # same for every framework
 NMNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "nmnist"
 FRAMEWORKS = ["spikeflow", "dense", "snntorch", "norse", "spikingjelly"]
 BENCHES = ["B4", "B5", "B4-nmnist", "B5-nmnist"]
@@ -252,7 +253,7 @@ def worker(bench: str, fw: str, compiled: bool, steps: int, warmup: int) -> Dict
     batches = make_batches(bench, 4)
     model = MODELS[fw](bench.split("-")[0])
     params = list(model.module.parameters())
-    opt = torch.optim.Adam(params, lr=1e-3)
+    opt = torch.optim.Adam(params, lr=1e-3, fused=ADAM_FUSED)
     fwd = model
     if compiled:
         fwd = torch.compile(model.fwd)  # type: ignore[assignment]

@@ -190,33 +190,85 @@ pub fn forward(
     Ok(())
 }
 
-dispatch! {
-    fn bwd_chunk(
-        gz: &[f32], h: &[f32], gx: SyncPtr, gv: &mut [f32], n: usize, t_steps: usize,
-        n0: usize, p: &LifParams<'_>, f: usize, sg: Surrogate, detach_reset: bool,
-    ) {
-        let len = gv.len();
-        for t in (0..t_steps).rev() {
-            let base = t * n + n0;
-            let (gzs, hs) = (&gz[base..base + len], &h[base..base + len]);
-            // SAFETY: this task alone owns neurons [n0, n0 + len) of every step.
-            let gxs = unsafe { gx.slice(base, len) };
+#[inline(always)]
+fn bwd_steps<S: Fn(f32) -> f32>(
+    gz: &[f32],
+    h: &[f32],
+    gx: SyncPtr,
+    gv: &mut [f32],
+    n: usize,
+    t_steps: usize,
+    n0: usize,
+    p: &LifParams<'_>,
+    f: usize,
+    sg: S,
+    detach_reset: bool,
+) {
+    let len = gv.len();
+    let keep = if detach_reset { 0.0 } else { 1.0 };
+    for t in (0..t_steps).rev() {
+        let base = t * n + n0;
+        let (gzs, hs) = (&gz[base..base + len], &h[base..base + len]);
+        // SAFETY: this task alone owns neurons [n0, n0 + len) of every step.
+        let gxs = unsafe { gx.slice(base, len) };
+        if f == 1 {
+            let (b, th, vr) = (p.beta[0], p.v_th[0], p.v_reset[0]);
+            for i in 0..len {
+                let hh = hs[i];
+                let d = sg(hh - th);
+                let g = gv[i];
+                let gh = if p.subtract {
+                    g + (gzs[i] + keep * g * (vr - th)) * d
+                } else {
+                    let s = if hh >= th { 1.0 } else { 0.0 };
+                    g * (1.0 - s) + (gzs[i] + keep * g * (vr - hh)) * d
+                };
+                gxs[i] = gh;
+                gv[i] = gh * b;
+            }
+        } else {
             let mut fi = n0 % f;
             for i in 0..len {
                 let (b, th, vr) = (at(p.beta, fi), at(p.v_th, fi), at(p.v_reset, fi));
                 let hh = hs[i];
-                let s = if hh >= th { 1.0 } else { 0.0 };
-                let d = sg.derivative(hh - th);
+                let d = sg(hh - th);
                 let g = gv[i];
-                let (dv_dh, dv_ds) = if p.subtract { (1.0, vr - th) } else { (1.0 - s, vr - hh) };
-                let dv_ds = if detach_reset { 0.0 } else { dv_ds };
-                let gh = g * dv_dh + (gzs[i] + g * dv_ds) * d;
+                let gh = if p.subtract {
+                    g + (gzs[i] + keep * g * (vr - th)) * d
+                } else {
+                    let s = if hh >= th { 1.0 } else { 0.0 };
+                    g * (1.0 - s) + (gzs[i] + keep * g * (vr - hh)) * d
+                };
                 gxs[i] = gh;
                 gv[i] = gh * b;
                 fi += 1;
                 if fi == f {
                     fi = 0;
                 }
+            }
+        }
+    }
+}
+
+dispatch! {
+    fn bwd_chunk(
+        gz: &[f32], h: &[f32], gx: SyncPtr, gv: &mut [f32], n: usize, t_steps: usize,
+        n0: usize, p: &LifParams<'_>, f: usize, sg: Surrogate, detach_reset: bool,
+    ) {
+        match sg {
+            Surrogate::FastSigmoid(a) => bwd_steps(gz, h, gx, gv, n, t_steps, n0, p, f, |x: f32| {
+                let d = 1.0 + a * x.abs();
+                1.0 / (d * d)
+            }, detach_reset),
+            Surrogate::Arctan(a) => bwd_steps(gz, h, gx, gv, n, t_steps, n0, p, f, |x: f32| {
+                let u = std::f32::consts::FRAC_PI_2 * a * x;
+                (a / 2.0) / (1.0 + u * u)
+            }, detach_reset),
+            Surrogate::Triangle(a) => bwd_steps(gz, h, gx, gv, n, t_steps, n0, p, f, |x: f32| {
+                (1.0 - a * x.abs()).max(0.0) * a
+            }, detach_reset),
+            Surrogate::StraightThrough(_) => {
+                bwd_steps(gz, h, gx, gv, n, t_steps, n0, p, f, |x: f32| sg.derivative(x), detach_reset)
             }
         }
     }

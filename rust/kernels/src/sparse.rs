@@ -28,6 +28,7 @@ pub struct Csr {
 
 const ROW_BLOCK: usize = 16;
 const KBLOCK: usize = 16;
+const PANEL: usize = 1024;
 
 impl Csr {
     /// The non-zeros of a dense row-major `[rows, cols]` matrix, or `None` when there are more
@@ -153,10 +154,24 @@ impl CsrRef<'_> {
         if n == 0 {
             return Ok(());
         }
-        out.par_chunks_mut(n).enumerate().for_each(|(r, orow)| {
-            let (idx, val) = self.row(r);
-            matmul_row(orow, idx, val, wt, n, bias);
-        });
+        // Column panels of `wt` small enough to stay in L2 while every row reads them.
+        let width = std::env::var("SPIKEFLOW_PANEL")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(PANEL);
+        let ptr = SyncPtr::new(out);
+        for c0 in (0..n).step_by(width) {
+            let c1 = (c0 + width).min(n);
+            (0..self.rows)
+                .into_par_iter()
+                .with_min_len(16)
+                .for_each(|r| {
+                    let (idx, val) = self.row(r);
+                    // SAFETY: row r, columns [c0, c1) belong to this task alone.
+                    let orow = unsafe { ptr.slice(r * n + c0, c1 - c0) };
+                    matmul_panel(orow, idx, val, wt, n, c0, bias.map(|b| &b[c0..c1]));
+                });
+        }
         Ok(())
     }
 
@@ -233,31 +248,48 @@ impl CsrRef<'_> {
     }
 }
 
-dispatch! {
-    /// Append the non-zeros of `row` (16 at a time: a compare mask, then its set bits).
-    fn scan_row(row: &[f32], idx: &mut Vec<i32>, val: &mut Vec<f32>) {
-        let mut chunks = row.chunks_exact(16);
-        let mut base = 0usize;
-        for c in &mut chunks {
-            let mut mask = 0u32;
-            for (i, &v) in c.iter().enumerate() {
-                mask |= ((v != 0.0) as u32) << i;
-            }
-            while mask != 0 {
-                let i = mask.trailing_zeros() as usize;
-                idx.push((base + i) as i32);
-                val.push(c[i]);
-                mask &= mask - 1;
-            }
-            base += 16;
-        }
-        for (i, &v) in chunks.remainder().iter().enumerate() {
-            if v != 0.0 {
-                idx.push((base + i) as i32);
-                val.push(v);
-            }
+/// Append the non-zeros of `row` and their columns.
+fn scan_row(row: &[f32], idx: &mut Vec<i32>, val: &mut Vec<f32>) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if crate::simd::has_avx2() {
+            // SAFETY: the CPU supports AVX2.
+            return unsafe { scan_row_avx2(row, idx, val) };
         }
     }
+    scan_tail(row, 0, idx, val);
+}
+
+fn scan_tail(row: &[f32], from: usize, idx: &mut Vec<i32>, val: &mut Vec<f32>) {
+    for (i, &v) in row.iter().enumerate().skip(from) {
+        if v != 0.0 {
+            idx.push(i as i32);
+            val.push(v);
+        }
+    }
+}
+
+/// 8 floats at a time: one compare, one mask; most masks of spike data are zero.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn scan_row_avx2(row: &[f32], idx: &mut Vec<i32>, val: &mut Vec<f32>) {
+    use std::arch::x86_64::*;
+    let n8 = row.len() / 8 * 8;
+    let zero = _mm256_setzero_ps();
+    let mut base = 0;
+    while base < n8 {
+        // SAFETY: base + 8 <= row.len(); unaligned load.
+        let v = unsafe { _mm256_loadu_ps(row.as_ptr().add(base)) };
+        let mut mask = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_NEQ_UQ>(v, zero)) as u32;
+        while mask != 0 {
+            let i = base + mask.trailing_zeros() as usize;
+            idx.push(i as i32);
+            val.push(row[i]);
+            mask &= mask - 1;
+        }
+        base += 8;
+    }
+    scan_tail(row, n8, idx, val);
 }
 
 dispatch! {
@@ -274,14 +306,18 @@ dispatch! {
 }
 
 dispatch! {
-    fn matmul_row(orow: &mut [f32], idx: &[i32], val: &[f32], wt: &[f32], n: usize, bias: Option<&[f32]>) {
+    fn matmul_panel(
+        orow: &mut [f32], idx: &[i32], val: &[f32], wt: &[f32], n: usize, c0: usize,
+        bias: Option<&[f32]>,
+    ) {
+        let w = orow.len();
         match bias {
             Some(b) => orow.copy_from_slice(b),
             None => orow.fill(0.0),
         }
         for (&k, &v) in idx.iter().zip(val) {
-            let k = k as usize;
-            axpy(orow, v, &wt[k * n..(k + 1) * n]);
+            let s = k as usize * n + c0;
+            axpy(orow, v, &wt[s..s + w]);
         }
     }
 }
