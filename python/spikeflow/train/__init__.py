@@ -4,7 +4,7 @@ Needs torch (``pip install spikeflow[torch]``).
 """
 from spikeflow.train.checkpoint import CheckpointMismatchError, load_checkpoint, save_checkpoint
 from spikeflow.train.history import History, plot_history
-from spikeflow.train.loop import CHECKPOINT_NAME, NonFiniteLossError, evaluate, fit
+from spikeflow.train.loop import CHECKPOINT_NAME, NonFiniteLossError, evaluate, fit, seed_everything
 from spikeflow.train.losses import (
     count_mse_loss,
     first_spike_loss,
@@ -30,5 +30,6 @@ __all__ = [
     "plot_history",
     "rate_loss",
     "save_checkpoint",
+    "seed_everything",
     "spike_count_penalty",
 ]

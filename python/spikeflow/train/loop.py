@@ -32,7 +32,8 @@ class NonFiniteLossError(RuntimeError):
         self.checkpoint = checkpoint
 
 
-def _seed_all(seed: int) -> None:
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch; call it before building the model for identical weights."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -160,8 +161,10 @@ def fit(
         checkpoint_dir: write ``last.pt`` there after every epoch; with ``resume`` an existing
             one is loaded first (after a check that it fits the model) and training goes on
             from the next epoch.
-        seed: seeds python, numpy and torch (``None``: leave them alone); with the same seed
-            and data order a run is repeatable, resumed or not.
+        seed: seeds python, numpy and torch at the start (``None``: leave them alone), which
+            fixes the data order and dropout masks; build the model after
+            :func:`seed_everything` for identical initial weights. A run is then repeatable,
+            interrupted and resumed or not.
         layout: ``"auto"`` (tell batch from time by the label count), ``"batch_first"`` or
             ``"time_first"``.
         progress: show a tqdm bar per epoch.
@@ -175,7 +178,7 @@ def fit(
     if epochs < 0:
         raise ValueError(f"epochs must be >= 0, got {epochs}")
     if seed is not None:
-        _seed_all(seed)
+        seed_everything(seed)
     model.to(device)
     loss_fn, predict = resolve_loss(loss)
     opt = optimizer if optimizer is not None else torch.optim.Adam(model.parameters(), lr=lr)
@@ -219,7 +222,7 @@ def fit(
                 value = loss_fn(out, y)
                 if spike_reg > 0:
                     value = value + spike_reg * spike_count_penalty(hidden)
-                if not math.isfinite(float(value)):
+                if not math.isfinite(float(value.detach())):
                     if ckpt is not None and ckpt.exists():
                         last = history.epoch[-1] if history.epoch else start
                         kept = f"the last good checkpoint {ckpt} (after epoch {last}) is kept"
@@ -227,7 +230,7 @@ def fit(
                         kept = "no checkpoint was written yet"
                     history.stopped = f"non-finite loss at epoch {epoch + 1}, batch {b + 1}"
                     raise NonFiniteLossError(
-                        f"loss became {float(value)} at epoch {epoch + 1}, batch {b + 1}; "
+                        f"loss became {float(value.detach())} at epoch {epoch + 1}, batch {b + 1}; "
                         f"training stopped, {kept}. Lower the learning rate, add grad_clip "
                         "or check the inputs for NaN.", history, ckpt,
                     )
