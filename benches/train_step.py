@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable
 
 import numpy as np
 
@@ -51,7 +51,7 @@ def _read_nmnist(path: Path) -> np.ndarray:
         return np.stack([raw[:, 0], raw[:, 1], word & 0x7FFFFF, word >> 23], axis=1)
 
 
-def nmnist_frames(n: int, seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
+def nmnist_frames(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """``n`` training samples binned into T binary frames ``[n, T, 2, 34, 34]`` and labels."""
     files = sorted((NMNIST / "Train").glob("*/*.bin"))
     if not files:
@@ -69,7 +69,7 @@ def nmnist_frames(n: int, seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
     return frames, labels
 
 
-def make_batches(bench: str, n_batches: int) -> List[Tuple[Any, Any]]:
+def make_batches(bench: str, n_batches: int) -> list[tuple[Any, Any]]:
     """Time-first input batches ``[T, B, ...]`` and labels for a benchmark."""
     import torch
 
@@ -109,7 +109,7 @@ def model_spikeflow(kind: str) -> Callable:
 class _Wrap:
     """Model + a forward returning the output spikes ``[T, B, 10]``."""
 
-    def __init__(self, module: Any, fwd: Callable, after: Optional[Callable] = None) -> None:
+    def __init__(self, module: Any, fwd: Callable, after: Callable | None = None) -> None:
         self.module, self.fwd, self.after = module, fwd, after
 
     def __call__(self, x: Any) -> Any:
@@ -243,7 +243,7 @@ def _rss_mb(field: str) -> float:
     return float("nan")
 
 
-def worker(bench: str, fw: str, compiled: bool, steps: int, warmup: int) -> Dict[str, Any]:
+def worker(bench: str, fw: str, compiled: bool, steps: int, warmup: int) -> dict[str, Any]:
     """Time ``steps`` training steps in this process; returns the figures as a dict."""
     import torch
     import torch.nn.functional as F
@@ -257,11 +257,11 @@ def worker(bench: str, fw: str, compiled: bool, steps: int, warmup: int) -> Dict
     fwd = model
     if compiled:
         fwd = torch.compile(model.fwd)  # type: ignore[assignment]
-        call = (lambda x: fwd(model.module, x))  # noqa: E731
+        call = (lambda x: fwd(model.module, x))
     else:
         call = model
     base = _rss_mb("VmRSS")
-    rates: List[float] = []
+    rates: list[float] = []
 
     def step(i: int) -> float:
         x, y = batches[i % len(batches)]
@@ -288,11 +288,11 @@ def worker(bench: str, fw: str, compiled: bool, steps: int, warmup: int) -> Dict
 
 
 # ----------------------------------------------------------------------------- driver
-def run_one(bench: str, fw: str, compiled: bool, steps: int, warmup: int) -> Dict[str, Any]:
+def run_one(bench: str, fw: str, compiled: bool, steps: int, warmup: int) -> dict[str, Any]:
     """Run one configuration in a fresh interpreter."""
     cmd = [sys.executable, __file__, "--worker", bench, fw, str(int(compiled)),
            "--steps", str(steps), "--warmup", str(warmup)]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+    res = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=1800)
     for line in res.stdout.splitlines()[::-1]:
         if line.startswith("{"):
             return json.loads(line)
@@ -300,7 +300,7 @@ def run_one(bench: str, fw: str, compiled: bool, steps: int, warmup: int) -> Dic
     return {"bench": bench, "framework": fw, "compiled": compiled, "error": err[:160]}
 
 
-def main(argv: Optional[List[str]] = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     """Command line entry point."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bench", nargs="+", default=BENCHES, choices=BENCHES)
