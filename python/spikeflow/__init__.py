@@ -1,4 +1,45 @@
-"""spikeflow: event-driven spiking neural networks with a Rust core."""
-from spikeflow._core import __version__
+"""spikeflow: event-driven spiking neural networks with a Rust core.
 
-__all__ = ["__version__"]
+>>> import spikeflow as sf
+>>> net = sf.Network(dt=0.1, seed=42)
+>>> exc = net.add_population(100, sf.LIF(tau_m=20.0, v_th=20.0, v_reset=10.0, t_ref=0.5))
+>>> src = net.add_spike_source(times=[1.0, 2.5], ids=[0, 3])
+>>> proj = net.connect(src, exc, sf.AllToAll(), weight=25.0, delay=1.0)
+>>> rec = net.record_spikes(exc)
+>>> net.run(10.0)
+>>> sorted(set(rec.times.tolist()))
+[2.0, 3.5]
+"""
+from spikeflow._core import __version__
+from spikeflow.errors import (
+    ConnectivityError,
+    MemoryLimitError,
+    OutOfRangeError,
+    ParameterError,
+    SpikeflowError,
+    StateError,
+)
+from spikeflow.model import (
+    IF,
+    LIF,
+    AllToAll,
+    Connector,
+    FixedInDegree,
+    FixedOutDegree,
+    FixedProbability,
+    FromArrays,
+    NeuronModel,
+    Normal,
+    OneToOne,
+    Uniform,
+)
+from spikeflow.sim import BatchResult, Network, Population, Projection, SpikeRecorder, VoltageRecorder
+
+__all__ = [
+    "__version__",
+    "Network", "Population", "Projection", "BatchResult", "SpikeRecorder", "VoltageRecorder",
+    "LIF", "IF", "NeuronModel",
+    "Connector", "AllToAll", "OneToOne", "FixedProbability", "FixedInDegree", "FixedOutDegree", "FromArrays",
+    "Uniform", "Normal",
+    "SpikeflowError", "ParameterError", "ConnectivityError", "OutOfRangeError", "MemoryLimitError", "StateError",
+]

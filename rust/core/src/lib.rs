@@ -1,1 +1,28 @@
-pub fn hello() -> u32 { 1 }
+//! spikeflow-core: an event-driven engine for spiking neural networks.
+//!
+//! Work happens only when a spike does: spikes are queued once per distinct delay, a neuron is
+//! advanced analytically from its last event only when an event reaches it, and the next
+//! threshold crossing of a neuron driven by currents is predicted and queued rather than
+//! searched for step by step. Two time modes share one model: a grid (`dt`, NEST's update
+//! order, a calendar queue) and continuous time (exact integration, a binary heap).
+//!
+//! The crate is pure Rust; the Python bindings live in `spikeflow-python`.
+pub mod batch;
+pub mod connect;
+pub mod continuous;
+pub mod error;
+pub mod grid;
+pub mod model;
+pub mod network;
+pub mod neuron;
+pub mod params;
+pub mod queue;
+pub mod rng;
+pub mod state;
+pub mod synapses;
+
+pub use batch::{SampleInput, SampleOutput};
+pub use connect::{ConnectSpec, Rule, Values};
+pub use error::{Error, Result};
+pub use network::{Network, Summary};
+pub use params::{InitV, NeuronKind, NeuronSpec, Param, ResetMode, SynapseKind};

@@ -1,0 +1,435 @@
+"""The `Network`: build populations and projections, run, read results.
+
+Time semantics (see the README's "Time and update order" section):
+
+* grid mode (``dt`` in ms): the state at step ``s`` is the state at time ``s*dt``; spikes are
+  stamped ``s*dt``; a spike sent with delay ``d`` is input at step ``s + d/dt``; neurons update
+  in NEST's order (``iaf_psc_delta`` / ``iaf_psc_exp``): for a delta synapse
+  ``v[s] = v_rest + beta*(v[s-1]-v_rest) + bias + input[s]``, spike if ``v[s] >= v_th``, then reset
+  and refractoriness (inputs arriving while refractory are discarded).
+* continuous mode (``dt=None``): exact integration between events, threshold crossings of
+  current-driven neurons located to 1e-9 ms.
+
+Both modes are event driven: a neuron is visited only when an event reaches it.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from spikeflow import _core
+from spikeflow._arrays import float_array, index_array, param_value
+from spikeflow.errors import ConnectivityError, ParameterError
+from spikeflow.model.connectors import AllToAll, Connector, FromArrays
+from spikeflow.model.neurons import IF, LIF, NeuronModel
+from spikeflow.model.values import Normal, Uniform
+from spikeflow.sim.recorders import SpikeRecorder, VoltageRecorder
+
+__all__ = ["Network", "Population", "Projection", "BatchResult"]
+
+WeightLike = Union[float, Sequence[float], np.ndarray, Uniform, Normal]
+
+_NEURON_PARAMS = ("tau_m", "v_rest", "v_th", "v_reset", "t_ref", "c_m", "i_e", "tau_syn_ex", "tau_syn_in")
+
+
+class Population:
+    """A group of neurons or sources in a network. ``len(pop)`` is its size."""
+
+    def __init__(self, net: "Network", index: int, name: str, size: int, kind: str,
+                 model: Optional[NeuronModel] = None) -> None:
+        self.network = net
+        self.index = index
+        self.name = name
+        self.size = size
+        self.kind = kind
+        self.model = model
+
+    def __len__(self) -> int:
+        return self.size
+
+    def membrane(self) -> np.ndarray:
+        """Membrane potentials (absolute mV) of all neurons now."""
+        return self.network._core.membrane(self.index)
+
+    def __repr__(self) -> str:
+        return f"Population({self.name!r}, size={self.size}, kind={self.kind!r})"
+
+
+class Projection:
+    """Synapses from one population to another.
+
+    ``weights``, ``delays``, ``pre`` and ``post`` are numpy arrays in storage order (sorted by
+    presynaptic neuron, then delay; explicit synapses keep their given order within that).
+    Assigning ``proj.weights = array`` replaces all weights.
+    """
+
+    def __init__(self, net: "Network", index: int, pre: Population, post: Population) -> None:
+        self.network = net
+        self.index = index
+        self.pre_population = pre
+        self.post_population = post
+
+    @property
+    def n_synapses(self) -> int:
+        """Number of synapses."""
+        return self.network._core.projection_info(self.index)[2]
+
+    def __len__(self) -> int:
+        return self.n_synapses
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Weight of every synapse (mV for delta synapses, pA for exp synapses)."""
+        return self.network._core.projection_weights(self.index)
+
+    @weights.setter
+    def weights(self, values: Any) -> None:
+        w = float_array(values, "weights")
+        if w.shape[0] == 1 and self.n_synapses != 1:
+            w = np.full(self.n_synapses, w[0])
+        self.network._core.set_projection_weights(self.index, w)
+
+    @property
+    def delays(self) -> np.ndarray:
+        """Delay of every synapse (ms)."""
+        return self.network._core.projection_delays(self.index)
+
+    @property
+    def pre(self) -> np.ndarray:
+        """Presynaptic index (within its population) of every synapse."""
+        return self.network._core.projection_pre(self.index)
+
+    @property
+    def post(self) -> np.ndarray:
+        """Postsynaptic index (within its population) of every synapse."""
+        return self.network._core.projection_post(self.index)
+
+    @property
+    def bytes_per_synapse(self) -> float:
+        """Bytes of synapse storage per synapse."""
+        _, _, n, b = self.network._core.projection_info(self.index)
+        return b / n if n else 0.0
+
+    def __repr__(self) -> str:
+        return (f"Projection({self.pre_population.name!r} -> {self.post_population.name!r}, "
+                f"{self.n_synapses} synapses)")
+
+
+@dataclass
+class BatchResult:
+    """Per-sample results of `Network.run_batch`.
+
+    ``counts[name]`` and ``first_spike[name]`` have shape (samples, population size); a neuron
+    that did not spike has first-spike time NaN. ``spikes`` (samples, populations) and
+    ``synaptic_events`` (samples, projections) count the work each sample caused.
+    """
+
+    counts: Dict[str, np.ndarray]
+    first_spike: Dict[str, np.ndarray]
+    spikes: np.ndarray
+    synaptic_events: np.ndarray
+    population_names: List[str] = field(default_factory=list)
+
+    def predictions(self, population: str) -> np.ndarray:
+        """Index of the most active neuron per sample (ties: earliest first spike)."""
+        counts = self.counts[population].astype(np.float64)
+        first = np.nan_to_num(self.first_spike[population], nan=np.inf)
+        # Most spikes wins; among equals, the earliest first spike.
+        score = counts - 1e-9 * np.minimum(first, 1e8)
+        return np.argmax(score, axis=1)
+
+
+def _values(value: Any, what: str) -> tuple:
+    if isinstance(value, (Uniform, Normal)):
+        return value.spec()
+    if np.isscalar(value) and not isinstance(value, (str, bytes)):
+        try:
+            return ("scalar", float(value))
+        except (TypeError, ValueError) as exc:
+            raise ParameterError(f"{what} must be a number, an array or a distribution, got {value!r}") from exc
+    arr = np.asarray(value, dtype=np.float64)
+    return ("array", np.ascontiguousarray(arr.reshape(-1)))
+
+
+class Network:
+    """An event-driven spiking network.
+
+    Parameters
+    ----------
+    dt:
+        Grid step in ms, or ``None`` for exact continuous-time simulation.
+    seed:
+        Seed of every random choice (connectivity, weights, delays, Poisson inputs, initial
+        voltages). The same seed gives the same network and the same spikes.
+    """
+
+    def __init__(self, dt: Optional[float] = 0.1, seed: int = 0) -> None:
+        if dt is not None:
+            try:
+                dt = float(dt)
+            except (TypeError, ValueError) as exc:
+                raise ParameterError(f"dt must be a number of ms or None, got {dt!r}") from exc
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ParameterError(f"seed must be a non-negative integer, got {seed!r}")
+        self._core = _core.Network(dt, int(seed) & 0xFFFF_FFFF_FFFF_FFFF)
+        self.populations: List[Population] = []
+        self.projections: List[Projection] = []
+
+    # ----- structure ---------------------------------------------------------------------
+
+    @property
+    def dt(self) -> Optional[float]:
+        """Grid step (ms), or None in continuous time."""
+        return self._core.dt
+
+    @property
+    def seed(self) -> int:
+        """The network's seed."""
+        return self._core.seed
+
+    @property
+    def time(self) -> float:
+        """Simulated time reached so far (ms)."""
+        return self._core.time
+
+    def _size(self, n: Any, what: str) -> int:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+            raise ParameterError(f"{what}: size must be an integer, got {n!r}")
+        if n <= 0:
+            raise ParameterError(f"{what}: size must be >= 1, got {n}")
+        return int(n)
+
+    def _own(self, pop: Any, role: str) -> Population:
+        if not isinstance(pop, Population):
+            raise TypeError(f"{role} must be a Population returned by this network, got {type(pop).__name__}")
+        if pop.network is not self:
+            raise ConnectivityError(
+                f"{role} population {pop.name!r} belongs to a different network; "
+                "populations can only be connected within the network that created them"
+            )
+        return pop
+
+    def _register(self, index: int, model: Optional[NeuronModel] = None) -> Population:
+        name, size, kind = self._core.population_info(index)
+        pop = Population(self, index, name, size, kind, model)
+        self.populations.append(pop)
+        return pop
+
+    def add_population(self, n: int, model: NeuronModel, name: Optional[str] = None) -> Population:
+        """Add ``n`` neurons of ``model`` (`sf.LIF` or `sf.IF`)."""
+        n = self._size(n, "add_population")
+        if not isinstance(model, (LIF, IF)):
+            raise TypeError(f"model must be sf.LIF(...) or sf.IF(...), got {type(model).__name__}")
+        params = {}
+        for key in _NEURON_PARAMS:
+            if hasattr(model, key):
+                params[key] = param_value(getattr(model, key), key, n)
+        v_init = model.v_init
+        if v_init is not None and not (isinstance(v_init, tuple) and len(v_init) == 2):
+            v_init = param_value(v_init, "v_init", n)
+        elif isinstance(v_init, tuple):
+            v_init = (float(v_init[0]), float(v_init[1]))
+        if isinstance(model, IF):
+            kind, synapse = "if", "delta"
+            params.setdefault("tau_m", 1.0)
+        else:
+            kind, synapse = "lif", model.synapse
+        index = self._core.add_population(n, kind, synapse, model.reset, params, v_init, name)
+        return self._register(index, model)
+
+    def add_spike_source(self, times: Any, ids: Any, n: Optional[int] = None,
+                         name: Optional[str] = None) -> Population:
+        """Sources that emit the given spikes: source ``ids[k]`` fires at ``times[k]`` ms.
+
+        ``n`` (number of sources) defaults to ``max(ids) + 1``. On a grid a time is rounded to
+        its step when within 1e-6 step of it, otherwise up to the next step (as NEST does
+        with off-grid spike times).
+        """
+        t = float_array(times, "times")
+        i = index_array(ids, "ids")
+        if n is None:
+            n = int(i.max()) + 1 if i.size else 1
+        n = self._size(n, "add_spike_source")
+        return self._register(self._core.add_spike_source(n, t, i, name))
+
+    def add_poisson(self, n: int, rate: Any, name: Optional[str] = None) -> Population:
+        """``n`` independent Poisson spike trains of ``rate`` Hz (scalar or one per source).
+
+        Each source's train is shared by all its targets. On a grid each source draws a
+        Poisson count per step (cheap at high rates); in continuous time spikes are drawn one
+        by one.
+        """
+        n = self._size(n, "add_poisson")
+        r = param_value(rate, "rate", n)
+        return self._register(self._core.add_poisson(n, r, name))
+
+    def connect(self, pre: Population, post: Population, connector: Connector,
+                weight: Optional[WeightLike] = None, delay: Optional[WeightLike] = None) -> Projection:
+        """Connect ``pre`` to ``post`` with a connection rule.
+
+        ``weight`` (default 1.0; mV for delta synapses, pA for exp synapses) and ``delay``
+        (default 1.0 ms, or ``dt`` if 1.0 is off the grid) are scalars, per-synapse arrays
+        (AllToAll as an ``(n_pre, n_post)`` matrix, OneToOne, FromArrays) or distributions
+        (`sf.Uniform`, `sf.Normal`). On a grid, given delays must be multiples of ``dt``;
+        drawn delays are rounded to the nearest step.
+        """
+        pre = self._own(pre, "pre")
+        post = self._own(post, "post")
+        if not isinstance(connector, Connector):
+            raise TypeError(f"connector must be sf.AllToAll(), sf.FixedInDegree(k), ..., got {type(connector).__name__}")
+        if isinstance(connector, FromArrays):
+            weight = connector.weight if weight is None else weight
+            delay = connector.delay if delay is None else delay
+        if weight is None:
+            weight = 1.0
+        if delay is None:
+            dt = self.dt
+            delay = 1.0 if dt is None or abs(round(1.0 / dt) * dt - 1.0) < 1e-9 else dt
+        if isinstance(connector, AllToAll) and not np.isscalar(weight) and not isinstance(weight, (Uniform, Normal)):
+            w = np.asarray(weight, dtype=np.float64)
+            if w.ndim == 2 and w.shape != (pre.size, post.size):
+                raise ParameterError(
+                    f"AllToAll weight matrix has shape {w.shape}; expected (n_pre, n_post) = ({pre.size}, {post.size})"
+                )
+        args = connector.engine_args()
+        index = self._core.connect(pre.index, post.index, args["rule"], args["k"], args["p"], args["autapses"],
+                                   args["multapses"], args["pre_ids"], args["post_ids"],
+                                   _values(weight, "weight"), _values(delay, "delay"))
+        proj = Projection(self, index, pre, post)
+        self.projections.append(proj)
+        return proj
+
+    def add_current(self, population: Population, amplitude: Optional[float] = None, *,
+                    times: Any = None, amplitudes: Any = None, ids: Any = None) -> None:
+        """Inject a current (pA) into ``population`` (or its neurons ``ids``).
+
+        ``add_current(pop, 200.0)`` is a constant current from time 0; with ``times`` and
+        ``amplitudes`` it is a step current taking ``amplitudes[k]`` from ``times[k]`` on.
+        """
+        pop = self._own(population, "population")
+        if amplitude is not None:
+            if times is not None or amplitudes is not None:
+                raise ParameterError("give either amplitude= (constant) or times= and amplitudes= (steps), not both")
+            times, amplitudes = [0.0], [amplitude]
+        if times is None or amplitudes is None:
+            raise ParameterError("add_current needs amplitude= or both times= and amplitudes=")
+        id_arr = None if ids is None else index_array(ids, "ids")
+        self._core.add_current(pop.index, id_arr, float_array(times, "times"), float_array(amplitudes, "amplitudes"))
+
+    # ----- recording ---------------------------------------------------------------------
+
+    def record_spikes(self, population: Population) -> SpikeRecorder:
+        """Record the spikes of a population from now on."""
+        pop = self._own(population, "population")
+        return SpikeRecorder(self, pop, self._core.record_spikes(pop.index))
+
+    def record_voltage(self, population: Population, times: Any, ids: Any = None) -> VoltageRecorder:
+        """Sample the membrane potential of ``ids`` (default: all neurons) at ``times`` (ms)."""
+        pop = self._own(population, "population")
+        t = float_array(times, "times")
+        id_arr = np.arange(pop.size, dtype=np.uint32) if ids is None else index_array(ids, "ids")
+        probe = self._core.record_voltage(pop.index, id_arr, t)
+        return VoltageRecorder(self, pop, probe, t, id_arr.astype(np.int64))
+
+    # ----- running -----------------------------------------------------------------------
+
+    def run(self, duration: float) -> None:
+        """Simulate ``duration`` ms more. ``run(a); run(b)`` equals ``run(a + b)``.
+
+        The GIL is released while the engine works; Ctrl-C stops it within about 0.1 s and
+        leaves the network usable at the time reached.
+        """
+        try:
+            duration = float(duration)
+        except (TypeError, ValueError) as exc:
+            raise ParameterError(f"duration must be a number of ms, got {duration!r}") from exc
+        self._core.run(duration)
+
+    def reset(self) -> None:
+        """Back to time 0: initial voltages, empty queues and recordings; structure kept.
+        The network can be extended again after a reset."""
+        self._core.reset()
+
+    def counters(self) -> Dict[str, Any]:
+        """Work done and memory used: spikes, synaptic events, bytes per synapse, per
+        population and per projection."""
+        c = self._core.counters()
+        t_s = c["time_ms"] / 1000.0
+        pops = {}
+        for pop, spikes in zip(self.populations, c["spikes_per_population"]):
+            pops[pop.name] = {
+                "size": pop.size,
+                "kind": pop.kind,
+                "spikes": int(spikes),
+                "rate_hz": spikes / (pop.size * t_s) if t_s > 0 else 0.0,
+            }
+        projs = {}
+        for proj, events in zip(self.projections, c["synaptic_events_per_projection"]):
+            key = f"{proj.index}:{proj.pre_population.name}->{proj.post_population.name}"
+            projs[key] = {
+                "synapses": proj.n_synapses,
+                "synaptic_events": int(events),
+                "bytes_per_synapse": proj.bytes_per_synapse,
+            }
+        n_syn = c["synapses"]
+        return {
+            "time_ms": c["time_ms"],
+            "neurons": c["neurons"],
+            "synapses": n_syn,
+            "spikes": c["spikes"],
+            "synaptic_events": c["synaptic_events"],
+            "bytes_per_synapse": c["synapse_bytes"] / n_syn if n_syn else 0.0,
+            "synapse_bytes": c["synapse_bytes"],
+            "neuron_bytes": c["neuron_bytes"],
+            "neuron_updates": c["neuron_updates"],
+            "deliveries": c["deliveries"],
+            "predicted_crossings": c["predicted_crossings"],
+            "pending_events": c["pending_events"],
+            "populations": pops,
+            "projections": projs,
+        }
+
+    def run_batch(self, source: Population, inputs: Iterable[Tuple[Any, Any]], duration: float,
+                  record: Optional[Sequence[Population]] = None,
+                  threads: Optional[int] = None) -> BatchResult:
+        """Run many independent samples through the network, in parallel on all cores.
+
+        Each sample ``(times, ids)`` replaces the spikes of the spike source ``source`` and
+        runs ``duration`` ms from the reset state (the network's own state is untouched).
+        Per-sample random streams are keyed by the seed and the sample index, so results do
+        not depend on ``threads`` (default: all cores, or ``SPIKEFLOW_THREADS``).
+        """
+        src = self._own(source, "source")
+        if src.kind != "spike_source":
+            raise ParameterError(f"run_batch: {src.name!r} is not a spike source (add_spike_source)")
+        pops = [p for p in self.populations if p.kind == "neurons"] if record is None else [
+            self._own(p, "record") for p in record]
+        samples = []
+        for k, item in enumerate(inputs):
+            try:
+                times, ids = item
+            except (TypeError, ValueError) as exc:
+                raise ParameterError(f"run_batch: sample {k} must be a (times, ids) pair") from exc
+            samples.append((float_array(times, f"sample {k} times"), index_array(ids, f"sample {k} ids")))
+        if threads is None:
+            threads = int(os.environ.get("SPIKEFLOW_THREADS", "0") or 0)
+        if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 0:
+            raise ParameterError(f"threads must be a non-negative integer, got {threads!r}")
+        counts, firsts, spikes, events = self._core.run_batch(
+            src.index, samples, float(duration), [p.index for p in pops], int(threads))
+        return BatchResult(
+            counts={p.name: c for p, c in zip(pops, counts)},
+            first_spike={p.name: f for p, f in zip(pops, firsts)},
+            spikes=spikes,
+            synaptic_events=events,
+            population_names=[p.name for p in self.populations],
+        )
+
+    def __repr__(self) -> str:
+        mode = f"dt={self.dt}" if self.dt is not None else "continuous"
+        return (f"Network({mode}, seed={self.seed}, {len(self.populations)} populations, "
+                f"{len(self.projections)} projections, t={self.time} ms)")
+

@@ -1,0 +1,548 @@
+//! Grid time (`dt` given): the step loop and the lazy neuron updates.
+//!
+//! Per step `s` (the state at time `s·dt`), in this order:
+//! 1. queue entries due at `s` add their weights to the targets' inboxes (in the order the
+//!    spikes were emitted: by population, then neuron index);
+//! 2. neurons whose predicted threshold crossing is due at `s` are woken;
+//! 3. every neuron touched by 1–2 is brought from its last update to `s` in one jump (the
+//!    leak of the silent steps applied at once) and integrates its input — nobody else is
+//!    visited: NEST `iaf_psc_delta`/`iaf_psc_exp` order, spike stamped `s·dt`;
+//! 4. spike sources and Poisson sources emit the spikes of step `s`;
+//! 5. current changes at `s` take effect (for steps after `s`);
+//! 6. the spikes of step `s`, sorted by (population, index), are recorded and queued once per
+//!    distinct delay at `s + delay_steps`; voltages sampled at `s` are read.
+use crate::model::{Model, PopKind};
+use crate::neuron::{Dynamics, ITERATE_MAX};
+use crate::params::{NeuronKind, SynapseKind};
+use crate::queue::Entry;
+use crate::queue::WakeHeap;
+use crate::state::{geometric, positive_poisson, PoissonState, PopState, State};
+use crate::synapses::Weights;
+use std::time::Instant;
+
+#[inline(always)]
+fn pow_steps(x: f64, k: u64) -> f64 {
+    if k <= ITERATE_MAX {
+        let mut r = 1.0;
+        for _ in 0..k {
+            r *= x;
+        }
+        r
+    } else {
+        x.powf(k as f64)
+    }
+}
+
+#[inline(always)]
+fn ext(ps: &PopState, i: usize) -> f64 {
+    if ps.i_ext.is_empty() {
+        0.0
+    } else {
+        ps.i_ext[i]
+    }
+}
+
+/// First k >= 1 at which the input-free delta trajectory from `u` reaches threshold.
+fn crossing_delta(d: &Dynamics, i: usize, u: f64, itot: f64) -> Option<u64> {
+    let th = d.th.at(i);
+    if d.grid_free_delta(i, u, 1, itot) >= th {
+        return Some(1);
+    }
+    let est = if d.kind == NeuronKind::If {
+        let cb = d.p20.at(i) * itot;
+        if cb <= 0.0 {
+            return None;
+        }
+        (th - u) / cb
+    } else {
+        let vinf = d.v_inf(i, itot);
+        if vinf <= th {
+            return None;
+        }
+        ((th - vinf) / (u - vinf)).ln() / d.beta.at(i).ln()
+    };
+    if !est.is_finite() || est > 1e15 {
+        return None;
+    }
+    let mut k = (est.ceil() as u64).max(2);
+    while k > 2 && d.grid_free_delta(i, u, k - 1, itot) >= th {
+        k -= 1;
+    }
+    for _ in 0..64 {
+        if d.grid_free_delta(i, u, k, itot) >= th {
+            return Some(k);
+        }
+        k += 1;
+    }
+    None
+}
+
+/// First k >= 1 at which the input-free exp-synapse trajectory from `st` reaches threshold.
+fn crossing_exp(d: &Dynamics, i: usize, st: [f64; 3], itot: f64) -> Option<u64> {
+    let th = d.th.at(i);
+    if d.grid_free_exp(i, st, 1, itot)[0] >= th {
+        return Some(1);
+    }
+    let mut base = 0u64;
+    for _ in 0..8 {
+        let st_b = if base == 0 {
+            st
+        } else {
+            d.grid_free_exp(i, st, base, itot)
+        };
+        let t = d.next_crossing(i, st_b, itot, 0.0)?;
+        let k = base + ((t / d.dt) - 1e-9).ceil().max(1.0) as u64;
+        if k - 1 > base && d.grid_free_exp(i, st, k - 1, itot)[0] >= th {
+            return Some(k - 1);
+        }
+        if d.grid_free_exp(i, st, k, itot)[0] >= th {
+            return Some(k);
+        }
+        base = k;
+    }
+    None
+}
+
+/// Schedule the next predicted crossing of neuron `i` (updated at step `s`), invalidating any
+/// earlier prediction.
+fn predict(
+    d: &Dynamics,
+    ps: &mut PopState,
+    i: usize,
+    s: i64,
+    wakes: &mut WakeHeap,
+    pop: u32,
+    n_wakes: &mut u64,
+) {
+    ps.version[i] = ps.version[i].wrapping_add(1);
+    let itot = d.i_e.at(i) + ext(ps, i);
+    let from = s.max(ps.ref_end[i]);
+    let k = match d.synapse {
+        SynapseKind::Delta => crossing_delta(d, i, ps.u[i], itot),
+        SynapseKind::Exp => {
+            let held = (from - s) as u64;
+            let st = [
+                ps.u[i],
+                ps.ie[i] * pow_steps(d.p11e.at(i), held),
+                ps.ii[i] * pow_steps(d.p11i.at(i), held),
+            ];
+            crossing_exp(d, i, st, itot)
+        }
+    };
+    if let Some(k) = k {
+        wakes.push(from + k as i64, pop, i as u32, ps.version[i]);
+        *n_wakes += 1;
+    }
+}
+
+/// Membrane potential (absolute mV) of neuron `i` at step `s` without changing anything.
+pub(crate) fn peek(d: &Dynamics, ps: &PopState, i: usize, s: i64) -> f64 {
+    let (last, rend) = (ps.last[i], ps.ref_end[i]);
+    let itot = d.i_e.at(i) + ext(ps, i);
+    let u = if s <= last {
+        ps.u[i]
+    } else {
+        match d.synapse {
+            SynapseKind::Delta => {
+                if s <= rend {
+                    ps.u[i]
+                } else {
+                    d.grid_free_delta(i, ps.u[i], (s - last.max(rend)) as u64, itot)
+                }
+            }
+            SynapseKind::Exp => {
+                let a = s.min(last.max(rend));
+                let held = (a - last) as u64;
+                let st = [
+                    ps.u[i],
+                    ps.ie[i] * pow_steps(d.p11e.at(i), held),
+                    ps.ii[i] * pow_steps(d.p11i.at(i), held),
+                ];
+                if s > a {
+                    d.grid_free_exp(i, st, (s - a) as u64, itot)[0]
+                } else {
+                    st[0]
+                }
+            }
+        }
+    };
+    u + d.v_rest.at(i)
+}
+
+impl State {
+    /// Advance to step `stop` (inclusive). Returns false if `deadline` passed first (the state
+    /// is then consistent at a step boundary and the run can be resumed).
+    pub fn run_grid(&mut self, model: &Model, stop: i64, deadline: Option<Instant>) -> bool {
+        let dt = model.dt.expect("grid run needs dt");
+        if !self.started {
+            self.start_grid(model, dt);
+        }
+        while self.step < stop {
+            if let Some(d) = deadline {
+                if self.step % 128 == 0 && Instant::now() >= d {
+                    return false;
+                }
+            }
+            let s = self.step + 1;
+            self.grid_step(model, s, dt);
+            self.step = s;
+        }
+        true
+    }
+
+    fn start_grid(&mut self, model: &Model, dt: f64) {
+        self.started = true;
+        self.epoch += 1;
+        for (p, pop) in model.pops.iter().enumerate() {
+            if let Some(d) = pop.dynamics() {
+                let ps = &mut self.pops[p];
+                for i in 0..pop.n {
+                    predict(
+                        d,
+                        ps,
+                        i,
+                        0,
+                        &mut self.wakes,
+                        p as u32,
+                        &mut self.counts.wakes,
+                    );
+                }
+            }
+        }
+        self.grid_sources(model, 0);
+        self.grid_currents(model, 0);
+        self.emit(model, 0.0, 0);
+        self.grid_samples(model, 0);
+        let _ = dt;
+    }
+
+    fn grid_step(&mut self, model: &Model, s: i64, dt: f64) {
+        self.epoch += 1;
+        let bucket = self.calendar.take(s);
+        for &e in &bucket {
+            self.deliver(model, e);
+        }
+        self.calendar.restore(s, bucket);
+        self.direct_poisson(model, s, dt);
+        while let Some((p, i, v)) = self.wakes.pop_due(s) {
+            if self.pops[p as usize].version[i as usize] == v {
+                self.touch(p as usize, i as usize);
+            }
+        }
+        for (c, cs) in model.currents.iter().enumerate() {
+            if cs.steps.get(self.current_cursor[c]) == Some(&s) {
+                for &i in &cs.ids {
+                    self.touch(cs.pop, i as usize);
+                }
+            }
+        }
+        for (p, pop) in model.pops.iter().enumerate() {
+            if let Some(d) = pop.dynamics() {
+                if self.pops[p].n_touched > 0 {
+                    self.update_population(d, p, s);
+                }
+            }
+        }
+        self.grid_sources(model, s);
+        self.grid_currents(model, s);
+        self.emit(model, s as f64 * dt, s);
+        self.grid_samples(model, s);
+    }
+
+    fn update_population(&mut self, d: &Dynamics, p: usize, s: i64) {
+        let State {
+            pops,
+            wakes,
+            spikes_now,
+            counts,
+            epoch,
+            ..
+        } = self;
+        let ps = &mut pops[p];
+        let mut touched = std::mem::take(&mut ps.touched);
+        let mut nt = std::mem::replace(&mut ps.n_touched, 0);
+        counts.updates += nt as u64;
+        // Many touched: visit in index order (cache friendly); few: only those.
+        if nt * 4 > d.n {
+            nt = 0;
+            for i in 0..d.n {
+                touched[nt] = i as u32;
+                nt += usize::from(ps.inbox[i].stamp == *epoch);
+            }
+        }
+        let p32 = p as u32;
+        let needs_prediction = !d.quiescent || !ps.i_ext.is_empty();
+        match d.synapse {
+            SynapseKind::Delta => {
+                for &i in &touched[..nt] {
+                    let i = i as usize;
+                    let x = ps.inbox[i].ex;
+                    ps.inbox[i].ex = 0.0;
+                    let rend = ps.ref_end[i];
+                    if s <= rend {
+                        ps.last[i] = s; // refractory: input discarded, voltage held
+                        continue;
+                    }
+                    let itot = d.i_e.at(i) + ext(ps, i);
+                    let mut u =
+                        d.grid_free_delta(i, ps.u[i], (s - ps.last[i].max(rend)) as u64, itot) + x;
+                    ps.last[i] = s;
+                    if u >= d.th.at(i) {
+                        spikes_now.push((p32, i as u32, 1));
+                        u = d.after_spike(i, u);
+                        ps.ref_end[i] = s + d.ref_steps(i) as i64;
+                    }
+                    ps.u[i] = u;
+                    if needs_prediction {
+                        predict(d, ps, i, s, wakes, p32, &mut counts.wakes);
+                    }
+                }
+            }
+            SynapseKind::Exp => {
+                for &i in &touched[..nt] {
+                    let i = i as usize;
+                    let (xe, xi) = (ps.inbox[i].ex, ps.inbox[i].inh);
+                    ps.inbox[i].ex = 0.0;
+                    ps.inbox[i].inh = 0.0;
+                    let (last, rend) = (ps.last[i], ps.ref_end[i]);
+                    let itot = d.i_e.at(i) + ext(ps, i);
+                    let mut st = [ps.u[i], ps.ie[i], ps.ii[i]];
+                    let a = s.min(last.max(rend));
+                    if a > last {
+                        st[1] *= pow_steps(d.p11e.at(i), (a - last) as u64);
+                        st[2] *= pow_steps(d.p11i.at(i), (a - last) as u64);
+                    }
+                    if s > a {
+                        st = d.grid_free_exp(i, st, (s - a) as u64, itot);
+                    }
+                    st[1] += xe;
+                    st[2] += xi;
+                    ps.last[i] = s;
+                    if s > rend && st[0] >= d.th.at(i) {
+                        spikes_now.push((p32, i as u32, 1));
+                        st[0] = d.after_spike(i, st[0]);
+                        ps.ref_end[i] = s + d.ref_steps(i) as i64;
+                    }
+                    [ps.u[i], ps.ie[i], ps.ii[i]] = st;
+                    predict(d, ps, i, s, wakes, p32, &mut counts.wakes);
+                }
+            }
+        }
+        ps.touched = touched;
+    }
+
+    fn grid_sources(&mut self, model: &Model, s: i64) {
+        for (p, pop) in model.pops.iter().enumerate() {
+            let p32 = p as u32;
+            match &pop.kind {
+                PopKind::SpikeSource { train } => {
+                    let train = self.overrides[p].as_ref().unwrap_or(train);
+                    let ps = &mut self.pops[p];
+                    while ps.cursor < train.steps.len() && train.steps[ps.cursor] <= s {
+                        self.spikes_now.push((p32, train.ids[ps.cursor], 1));
+                        ps.cursor += 1;
+                    }
+                }
+                PopKind::Poisson { .. } if s >= 1 => {
+                    let out = &mut self.spikes_now;
+                    let ps = self.pops[p].poisson.as_mut().expect("poisson state");
+                    if ps.direct.is_none() {
+                        draw_counts(ps, pop.n, p32, out);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Poisson populations whose projections share one delay `d`: the counts of emission
+    /// step `s - d` are drawn now and added to the targets directly (no queue traffic).
+    fn direct_poisson(&mut self, model: &Model, s: i64, dt: f64) {
+        for (p, pop) in model.pops.iter().enumerate() {
+            let Some(ps) = self.pops[p].poisson.as_mut() else {
+                continue;
+            };
+            let Some(d) = ps.direct else { continue };
+            let emitted = s - d;
+            if emitted < 1 {
+                continue;
+            }
+            if ps.one_to_one {
+                self.direct_one_to_one(model, p, s);
+                continue;
+            }
+            let mut drawn = std::mem::take(&mut self.spikes_now);
+            draw_counts(ps, pop.n, p as u32, &mut drawn);
+            for &(_, j, c) in &drawn {
+                self.note_spike(model, p, j, c, emitted as f64 * dt);
+                for &proj in &pop.outgoing {
+                    let pr = &model.projs[proj];
+                    let (start, end) = (pr.row_ptr[j as usize], pr.row_ptr[j as usize + 1]);
+                    if start < end {
+                        self.deliver(
+                            model,
+                            Entry {
+                                proj: proj as u32,
+                                start,
+                                end,
+                                mult: c,
+                            },
+                        );
+                    }
+                }
+            }
+            drawn.clear();
+            self.spikes_now = drawn;
+        }
+    }
+}
+
+impl State {
+    /// Fused Poisson drive through one-synapse-per-source projections: draw, add, touch,
+    /// without branches on the (random) count.
+    fn direct_one_to_one(&mut self, model: &Model, p: usize, _s: i64) {
+        let pop = &model.pops[p];
+        let n = pop.n;
+        let State {
+            pops,
+            counts,
+            epoch,
+            ..
+        } = self;
+        let ps = pops[p].poisson.as_mut().expect("poisson state");
+        let mut local = std::mem::replace(
+            &mut ps.rng,
+            crate::rng::stream(0, crate::rng::Purpose::Poisson, 0, 0),
+        );
+        let sampler = ps.sampler.clone();
+        let means = std::mem::take(&mut ps.means);
+        let mut drawn: Vec<u32> = (0..n)
+            .map(|j| match &sampler {
+                Some(smp) => smp.sample(&mut local),
+                None => crate::rng::poisson(&mut local, means[j]),
+            })
+            .collect();
+        let ps = pops[p].poisson.as_mut().expect("poisson state");
+        ps.rng = local;
+        ps.means = means;
+        let total: u64 = drawn.iter().map(|&c| c as u64).sum();
+        counts.spikes[p] += total;
+        for &k in &pop.outgoing {
+            let pr = &model.projs[k];
+            let w = match pr.weights {
+                Weights::Uniform(w) => w,
+                Weights::PerSynapse(_) => unreachable!("checked at state creation"),
+            };
+            counts.synaptic_events[k] += total;
+            let post = &mut pops[pr.post];
+            let split = post.split && w < 0.0;
+            let PopState {
+                inbox,
+                touched,
+                n_touched,
+                ..
+            } = post;
+            let mut nt = *n_touched;
+            for (j, &c) in drawn.iter().enumerate() {
+                let t = pr.targets[j];
+                let b = &mut inbox[t as usize];
+                let x = c as f64 * w;
+                if split {
+                    b.inh += x;
+                } else {
+                    b.ex += x;
+                }
+                let fresh = c > 0 && b.stamp != *epoch;
+                touched[nt] = t;
+                nt += usize::from(fresh);
+                if fresh {
+                    b.stamp = *epoch;
+                }
+            }
+            *n_touched = nt;
+        }
+        drawn.clear();
+    }
+}
+
+/// Draw one step of Poisson counts for all sources of a population.
+fn draw_counts(ps: &mut PoissonState, n: usize, p32: u32, out: &mut Vec<(u32, u32, u32)>) {
+    let n = n as u64;
+    {
+        {
+            {
+                if let Some(skip) = ps.skip {
+                    let mean = ps.sampler.as_ref().map_or(0.0, |s| s.mean());
+                    let mut j = skip;
+                    while j < n {
+                        out.push((p32, j as u32, positive_poisson(&mut ps.rng, mean)));
+                        j = j
+                            .saturating_add(1)
+                            .saturating_add(geometric(&mut ps.rng, mean));
+                    }
+                    ps.skip = Some(j - n);
+                } else if let Some(sampler) = &ps.sampler {
+                    for j in 0..n as u32 {
+                        let c = sampler.sample(&mut ps.rng);
+                        if c > 0 {
+                            out.push((p32, j, c));
+                        }
+                    }
+                } else {
+                    for (j, &m) in ps.means.iter().enumerate() {
+                        let c = crate::rng::poisson(&mut ps.rng, m);
+                        if c > 0 {
+                            out.push((p32, j as u32, c));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl State {
+    fn grid_currents(&mut self, model: &Model, s: i64) {
+        for (c, cs) in model.currents.iter().enumerate() {
+            while self.current_cursor[c] < cs.steps.len() && cs.steps[self.current_cursor[c]] <= s {
+                let k = self.current_cursor[c];
+                let delta = cs.amplitudes[k] - self.current_level[c];
+                self.current_level[c] = cs.amplitudes[k];
+                self.current_cursor[c] += 1;
+                let d = model.pops[cs.pop]
+                    .dynamics()
+                    .expect("currents go into neurons");
+                let ps = &mut self.pops[cs.pop];
+                for &i in &cs.ids {
+                    ps.i_ext[i as usize] += delta;
+                }
+                for &i in &cs.ids {
+                    predict(
+                        d,
+                        ps,
+                        i as usize,
+                        s,
+                        &mut self.wakes,
+                        cs.pop as u32,
+                        &mut self.counts.wakes,
+                    );
+                }
+            }
+        }
+    }
+
+    fn grid_samples(&mut self, model: &Model, s: i64) {
+        for (k, probe) in model.voltage_probes.iter().enumerate() {
+            let d = model.pops[probe.pop]
+                .dynamics()
+                .expect("voltage of neurons");
+            while self.probe_cursor[k] < probe.steps.len() && probe.steps[self.probe_cursor[k]] <= s
+            {
+                let ps = &self.pops[probe.pop];
+                let out = &mut self.voltages[k];
+                out.extend(probe.ids.iter().map(|&i| peek(d, ps, i as usize, s)));
+                self.probe_cursor[k] += 1;
+            }
+        }
+    }
+}

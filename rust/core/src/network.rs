@@ -1,0 +1,294 @@
+//! `Network`: a [`Model`] (structure) and its [`State`] (dynamics), with the public
+//! operations: build, run (resumable, interruptible by deadline), read results, reset.
+use crate::batch::{self, SampleInput, SampleOutput};
+use crate::connect::ConnectSpec;
+use crate::error::{Error, Result};
+use crate::model::Model;
+use crate::params::{NeuronSpec, Param};
+use crate::state::{Counts, SpikeRecord, State};
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+pub struct Network {
+    pub model: Model,
+    state: State,
+    /// The state no longer matches the model (structure changed since it was built).
+    stale: bool,
+}
+
+/// Summary of the network's size and work done so far.
+#[derive(Clone, Debug)]
+pub struct Summary {
+    pub time_ms: f64,
+    pub counts: Counts,
+    pub n_neurons: usize,
+    pub n_synapses: usize,
+    pub synapse_bytes: usize,
+    pub neuron_bytes: usize,
+    pub pending_events: usize,
+}
+
+impl Network {
+    pub fn new(dt: Option<f64>, seed: u64) -> Result<Network> {
+        let model = Model::new(dt, seed)?;
+        let state = State::new(&model, 0);
+        Ok(Network {
+            model,
+            state,
+            stale: false,
+        })
+    }
+
+    fn mutate(&mut self, what: &str) -> Result<()> {
+        if self.state.started {
+            return Err(Error::InvalidState(format!(
+                "cannot {what} after the network has run (t = {} ms); call reset() first, or build the whole network before running",
+                self.time()
+            )));
+        }
+        self.stale = true;
+        Ok(())
+    }
+
+    fn fresh_state(&mut self) {
+        if self.stale {
+            self.state = State::new(&self.model, 0);
+            self.stale = false;
+        }
+    }
+
+    pub fn add_population(
+        &mut self,
+        n: usize,
+        spec: NeuronSpec,
+        name: Option<String>,
+    ) -> Result<usize> {
+        self.mutate("add a population")?;
+        self.model.add_neurons(n, spec, name)
+    }
+
+    pub fn add_spike_source(
+        &mut self,
+        n: usize,
+        times: &[f64],
+        ids: &[u32],
+        name: Option<String>,
+    ) -> Result<usize> {
+        self.mutate("add a spike source")?;
+        self.model.add_spike_source(n, times, ids, name)
+    }
+
+    pub fn add_poisson(&mut self, n: usize, rates: Param, name: Option<String>) -> Result<usize> {
+        self.mutate("add a Poisson source")?;
+        self.model.add_poisson(n, rates, name)
+    }
+
+    pub fn connect(&mut self, pre: usize, post: usize, spec: &ConnectSpec) -> Result<usize> {
+        self.mutate("connect populations")?;
+        self.model.connect(pre, post, spec)
+    }
+
+    pub fn add_current(
+        &mut self,
+        pop: usize,
+        ids: Option<Vec<u32>>,
+        times: &[f64],
+        amplitudes: &[f64],
+    ) -> Result<usize> {
+        self.mutate("add a current source")?;
+        self.model.add_current(pop, ids, times, amplitudes)
+    }
+
+    /// Record spikes of `pop` from now on.
+    pub fn record_spikes(&mut self, pop: usize) -> Result<usize> {
+        let k = self.model.record_spikes(pop)?;
+        self.state.sync_probes(&self.model);
+        Ok(k)
+    }
+
+    /// Sample membrane potentials; samples already in the past are NaN.
+    pub fn record_voltage(
+        &mut self,
+        pop: usize,
+        ids: Option<Vec<u32>>,
+        times: &[f64],
+    ) -> Result<usize> {
+        let k = self.model.record_voltage(pop, ids, times)?;
+        self.state.sync_probes(&self.model);
+        Ok(k)
+    }
+
+    /// Current simulation time (ms).
+    pub fn time(&self) -> f64 {
+        self.state.now(&self.model)
+    }
+
+    /// The absolute time a run of `duration` ms from now ends at, validated.
+    pub fn target_for(&self, duration: f64) -> Result<f64> {
+        if !(duration.is_finite() && duration >= 0.0) {
+            return Err(Error::InvalidParameter(format!(
+                "duration must be finite and >= 0 ms, got {duration}"
+            )));
+        }
+        if let Some(dt) = self.model.dt {
+            let steps = duration / dt;
+            if (steps - steps.round()).abs() > 1e-6 * steps.max(1.0) {
+                return Err(Error::InvalidParameter(format!(
+                    "duration {duration} ms is not a multiple of dt = {dt} ms"
+                )));
+            }
+            if steps.round() > 1e15 {
+                return Err(Error::InvalidParameter(format!(
+                    "duration {duration} ms is too many steps"
+                )));
+            }
+            Ok((self.state.step + steps.round() as i64) as f64 * dt)
+        } else {
+            Ok(self.state.time + duration)
+        }
+    }
+
+    /// Advance to absolute time `t_ms`; returns false when `deadline` passed first (call
+    /// again with the same target to go on).
+    pub fn run_to(&mut self, t_ms: f64, deadline: Option<Instant>) -> bool {
+        self.fresh_state();
+        match self.model.dt {
+            Some(dt) => self
+                .state
+                .run_grid(&self.model, (t_ms / dt).round() as i64, deadline),
+            None => self.state.run_continuous(&self.model, t_ms, deadline),
+        }
+    }
+
+    /// Run for `duration` ms without interruption.
+    pub fn run(&mut self, duration: f64) -> Result<()> {
+        let t = self.target_for(duration)?;
+        self.run_to(t, None);
+        Ok(())
+    }
+
+    /// Back to time 0: initial membrane values, empty queues and recordings, same structure.
+    pub fn reset(&mut self) {
+        self.state = State::new(&self.model, 0);
+        self.stale = false;
+    }
+
+    pub fn spikes(&self, probe: usize) -> Result<&SpikeRecord> {
+        self.state
+            .spike_records
+            .get(probe)
+            .ok_or_else(|| Error::IndexOutOfRange(format!("spike recorder {probe} does not exist")))
+    }
+
+    pub fn voltages(&self, probe: usize) -> Result<&[f64]> {
+        self.state
+            .voltages
+            .get(probe)
+            .map(|v| v.as_slice())
+            .ok_or_else(|| {
+                Error::IndexOutOfRange(format!("voltage recorder {probe} does not exist"))
+            })
+    }
+
+    pub fn summary(&self) -> Summary {
+        let mut counts = self.state.counts.clone();
+        counts.spikes.resize(self.model.pops.len(), 0);
+        counts.synaptic_events.resize(self.model.projs.len(), 0);
+        Summary {
+            time_ms: self.time(),
+            counts,
+            n_neurons: self.model.pops.iter().map(|p| p.n).sum(),
+            n_synapses: self.model.n_synapses(),
+            synapse_bytes: self.model.synapse_bytes(),
+            neuron_bytes: self
+                .model
+                .pops
+                .iter()
+                .filter_map(|p| p.dynamics())
+                .map(|d| d.bytes() + d.n * 48)
+                .sum(),
+            pending_events: self.state.calendar.pending()
+                + self.state.heap.len()
+                + self.state.wakes.len(),
+        }
+    }
+
+    /// Membrane potentials (absolute mV) of a neuron population now.
+    pub fn membrane(&self, pop: usize) -> Result<Vec<f64>> {
+        let p = self.model.pop(pop)?;
+        let d = p.dynamics().ok_or_else(|| {
+            Error::InvalidParameter(format!("population '{}' has no membrane", p.name))
+        })?;
+        if self.stale || pop >= self.state.pops.len() {
+            let u = d.initial_u(&p_spec_init(p), self.model.seed, pop);
+            return Ok(u
+                .iter()
+                .enumerate()
+                .map(|(i, u)| u + d.v_rest.at(i))
+                .collect());
+        }
+        let ps = &self.state.pops[pop];
+        Ok((0..p.n)
+            .map(|i| match self.model.dt {
+                Some(_) => crate::grid::peek(d, ps, i, self.state.step),
+                None => crate::continuous::peek(d, ps, i, self.state.time),
+            })
+            .collect())
+    }
+
+    pub fn set_weights(&mut self, proj: usize, w: &[f64]) -> Result<()> {
+        let p =
+            self.model.projs.get_mut(proj).ok_or_else(|| {
+                Error::IndexOutOfRange(format!("projection {proj} does not exist"))
+            })?;
+        if w.len() != p.n_synapses() {
+            return Err(Error::InvalidParameter(format!(
+                "weights: {} values for a projection of {} synapses",
+                w.len(),
+                p.n_synapses()
+            )));
+        }
+        if let Some(i) = w
+            .iter()
+            .position(|x| !x.is_finite() || x.abs() > f32::MAX as f64)
+        {
+            return Err(Error::InvalidParameter(format!(
+                "weights[{i}] = {} must be finite",
+                w[i]
+            )));
+        }
+        p.set_weights(w);
+        Ok(())
+    }
+
+    /// Batch inference over independent samples (see [`batch::run_batch`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn run_batch(
+        &self,
+        source: usize,
+        inputs: &[SampleInput],
+        duration: f64,
+        track: &[usize],
+        threads: usize,
+        first_sample: u64,
+        cancel: &AtomicBool,
+    ) -> Result<Vec<SampleOutput>> {
+        batch::run_batch(
+            &self.model,
+            source,
+            inputs,
+            duration,
+            track,
+            threads,
+            first_sample,
+            cancel,
+        )
+    }
+}
+
+fn p_spec_init(p: &crate::model::Population) -> crate::params::InitV {
+    match &p.kind {
+        crate::model::PopKind::Neurons { spec, .. } => spec.v_init.clone(),
+        _ => crate::params::InitV::Rest,
+    }
+}

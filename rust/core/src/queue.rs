@@ -1,0 +1,178 @@
+//! Pending events: a calendar (bucket) queue for grid time, binary heaps for continuous time
+//! and for predicted threshold crossings.
+//!
+//! Grid: delays are bounded integers, so bucket `t mod L` (L = longest delay + 1) holds exactly
+//! the entries due at step `t`; insert and pop are O(1) and nothing is ever sorted. Entries are
+//! appended in emission order, which is sorted by (population, neuron): delivery order is fixed.
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+
+/// One spike's synapses with one delay: `targets[start..end]` of projection `proj`, `mult` times.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub proj: u32,
+    pub start: u32,
+    pub end: u32,
+    pub mult: u32,
+}
+
+/// Ring of per-step buckets.
+pub struct Calendar {
+    buckets: Vec<Vec<Entry>>,
+}
+
+impl Calendar {
+    pub fn new(len: usize) -> Calendar {
+        Calendar {
+            buckets: (0..len.max(1)).map(|_| Vec::new()).collect(),
+        }
+    }
+
+    #[inline]
+    pub fn push(&mut self, step: i64, e: Entry) {
+        let n = self.buckets.len() as i64;
+        self.buckets[step.rem_euclid(n) as usize].push(e);
+    }
+
+    /// Take the bucket of `step` (hand it back with [`Calendar::restore`] to keep its capacity).
+    #[inline]
+    pub fn take(&mut self, step: i64) -> Vec<Entry> {
+        let n = self.buckets.len() as i64;
+        std::mem::take(&mut self.buckets[step.rem_euclid(n) as usize])
+    }
+
+    #[inline]
+    pub fn restore(&mut self, step: i64, mut v: Vec<Entry>) {
+        v.clear();
+        let n = self.buckets.len() as i64;
+        let slot = &mut self.buckets[step.rem_euclid(n) as usize];
+        if slot.is_empty() {
+            *slot = v;
+        }
+    }
+
+    pub fn pending(&self) -> usize {
+        self.buckets.iter().map(|b| b.len()).sum()
+    }
+}
+
+/// What a continuous-time event does.
+#[derive(Clone, Copy, Debug)]
+pub enum Kind {
+    Deliver(Entry),
+    Wake { pop: u32, idx: u32, version: u32 },
+    Source { pop: u32 },
+    Poisson { pop: u32, idx: u32 },
+    Current { src: u32 },
+}
+
+/// A timed event; ties broken by insertion sequence (FIFO), so order is deterministic.
+#[derive(Clone, Copy, Debug)]
+pub struct Event {
+    pub t: f64,
+    pub seq: u64,
+    pub kind: Kind,
+}
+
+impl PartialEq for Event {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o) == Ordering::Equal
+    }
+}
+impl Eq for Event {}
+impl PartialOrd for Event {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Event {
+    fn cmp(&self, o: &Self) -> Ordering {
+        self.t.total_cmp(&o.t).then(self.seq.cmp(&o.seq))
+    }
+}
+
+/// Min-heap of continuous-time events.
+#[derive(Default)]
+pub struct EventHeap {
+    heap: BinaryHeap<Reverse<Event>>,
+}
+
+impl EventHeap {
+    pub fn push(&mut self, t: f64, seq: u64, kind: Kind) {
+        self.heap.push(Reverse(Event { t, seq, kind }));
+    }
+    pub fn push_delivery(&mut self, t: f64, seq: u64, e: Entry) {
+        self.push(t, seq, Kind::Deliver(e));
+    }
+    pub fn peek_time(&self) -> Option<f64> {
+        self.heap.peek().map(|e| e.0.t)
+    }
+    pub fn pop(&mut self) -> Option<Event> {
+        self.heap.pop().map(|e| e.0)
+    }
+    pub fn len(&self) -> usize {
+        self.heap.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+}
+
+/// Predicted threshold crossings on the grid: (step, population, neuron, version).
+#[derive(Default)]
+pub struct WakeHeap {
+    heap: BinaryHeap<Reverse<(i64, u32, u32, u32)>>,
+}
+
+impl WakeHeap {
+    pub fn push(&mut self, step: i64, pop: u32, idx: u32, version: u32) {
+        self.heap.push(Reverse((step, pop, idx, version)));
+    }
+    /// Pop the next wake due at or before `step`.
+    pub fn pop_due(&mut self, step: i64) -> Option<(u32, u32, u32)> {
+        match self.heap.peek() {
+            Some(Reverse((s, ..))) if *s <= step => {
+                self.heap.pop().map(|Reverse((_, p, i, v))| (p, i, v))
+            }
+            _ => None,
+        }
+    }
+    pub fn len(&self) -> usize {
+        self.heap.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calendar_returns_entries_at_their_step_in_insertion_order() {
+        let mut c = Calendar::new(4);
+        let e = |k| Entry {
+            proj: k,
+            start: 0,
+            end: 1,
+            mult: 1,
+        };
+        c.push(5, e(1));
+        c.push(3, e(2));
+        c.push(5, e(3));
+        assert_eq!(c.take(3), vec![e(2)]);
+        assert_eq!(c.take(5), vec![e(1), e(3)]);
+        assert_eq!(c.pending(), 0);
+    }
+
+    #[test]
+    fn heap_orders_by_time_then_sequence() {
+        let mut h = EventHeap::default();
+        h.push(2.0, 1, Kind::Source { pop: 0 });
+        h.push(1.0, 3, Kind::Source { pop: 1 });
+        h.push(1.0, 2, Kind::Source { pop: 2 });
+        let order: Vec<u64> = std::iter::from_fn(|| h.pop()).map(|e| e.seq).collect();
+        assert_eq!(order, vec![2, 3, 1]);
+    }
+}

@@ -1,0 +1,435 @@
+//! The mutable side of a simulation: neuron state, pending events, RNG streams, recordings.
+//! A `State` is built from a [`Model`] and can be thrown away and rebuilt (`reset`, batch).
+use crate::model::{Model, PopKind, SpikeTrain};
+use crate::params::{Param, SynapseKind};
+use crate::queue::{Calendar, Entry, EventHeap, WakeHeap};
+use crate::rng::{self, PoissonSampler, Purpose, Stream};
+use crate::synapses::Weights;
+
+/// Poisson drive of one source population.
+pub(crate) struct PoissonState {
+    pub rng: Stream,
+    /// Scalar rate: table sampler of the per-step mean (grid).
+    pub sampler: Option<PoissonSampler>,
+    /// Per-step means per source (grid, per-source rates).
+    pub means: Vec<f64>,
+    /// Sparse drive: sources to skip before the next non-zero count (grid, small means).
+    pub skip: Option<u64>,
+    /// Grid: every outgoing projection has this one delay (steps), so counts are drawn at
+    /// arrival and added to the targets directly, without queueing (same distribution).
+    pub direct: Option<i64>,
+    /// Direct drive where every outgoing projection has exactly one synapse per source and
+    /// one weight, and nobody records the source: a fused draw-and-add loop.
+    pub one_to_one: bool,
+}
+
+/// Input gathered for one neuron in the current step/instant; `stamp` says which step.
+#[derive(Clone, Copy, Default)]
+#[repr(C)]
+pub(crate) struct Inbox {
+    pub ex: f64,
+    pub inh: f64,
+    pub stamp: u64,
+}
+
+/// State of one population.
+#[derive(Default)]
+pub(crate) struct PopState {
+    /// Membrane potential relative to rest.
+    pub u: Vec<f64>,
+    pub ie: Vec<f64>,
+    pub ii: Vec<f64>,
+    /// Grid: last updated step and last refractory step.
+    pub last: Vec<i64>,
+    pub ref_end: Vec<i64>,
+    /// Continuous: last update time and end of refractoriness.
+    pub last_t: Vec<f64>,
+    pub ref_t: Vec<f64>,
+    /// Prediction version; a wake carrying an older version is stale.
+    pub version: Vec<u32>,
+    /// External current (pA) from current sources.
+    pub i_ext: Vec<f64>,
+    /// Inbox for the step/instant being processed (one cache line per synaptic event).
+    pub inbox: Vec<Inbox>,
+    /// Exp synapses: inputs split by sign.
+    pub split: bool,
+    pub forced: Vec<bool>,
+    /// `touched[..n_touched]`: neurons with input (or a wake) this step, each once. The buffer
+    /// has one slot per neuron so appending needs no branch.
+    pub touched: Vec<u32>,
+    pub n_touched: usize,
+    // Sources.
+    pub cursor: usize,
+    pub poisson: Option<PoissonState>,
+    // Batch tracking.
+    pub count: Vec<u32>,
+    pub first: Vec<f64>,
+}
+
+/// A recorded spike train.
+#[derive(Default, Clone)]
+pub struct SpikeRecord {
+    pub times: Vec<f64>,
+    pub ids: Vec<u32>,
+}
+
+/// Counters of work done (the raw material of energy accounting).
+#[derive(Default, Clone, Debug)]
+pub struct Counts {
+    pub spikes: Vec<u64>,
+    pub synaptic_events: Vec<u64>,
+    /// Queue entries delivered (one per spike and distinct delay).
+    pub deliveries: u64,
+    /// Neuron updates performed.
+    pub updates: u64,
+    /// Predicted threshold crossings scheduled.
+    pub wakes: u64,
+}
+
+pub struct State {
+    pub(crate) pops: Vec<PopState>,
+    pub(crate) calendar: Calendar,
+    pub(crate) heap: EventHeap,
+    pub(crate) wakes: WakeHeap,
+    /// Grid: last processed step. Continuous: time reached (ms).
+    pub step: i64,
+    pub time: f64,
+    pub started: bool,
+    pub(crate) epoch: u64,
+    pub(crate) spikes_now: Vec<(u32, u32, u32)>,
+    pub(crate) current_cursor: Vec<usize>,
+    pub(crate) current_level: Vec<f64>,
+    pub(crate) probe_cursor: Vec<usize>,
+    pub spike_records: Vec<SpikeRecord>,
+    pub voltages: Vec<Vec<f64>>,
+    pub counts: Counts,
+    /// Batch: replacement spike trains for source populations.
+    pub(crate) overrides: Vec<Option<SpikeTrain>>,
+    pub(crate) track: Vec<bool>,
+    pub(crate) seq: u64,
+}
+
+impl State {
+    /// Fresh state at time 0 for `model`; `sample` keys the random streams of batch samples.
+    pub fn new(model: &Model, sample: u64) -> State {
+        let grid = model.dt.is_some();
+        let pops = model
+            .pops
+            .iter()
+            .enumerate()
+            .map(|(p, pop)| {
+                let n = pop.n;
+                let mut s = PopState::default();
+                match &pop.kind {
+                    PopKind::Neurons { spec, dynamics } => {
+                        s.u = dynamics.initial_u(&spec.v_init, model.seed, p);
+                        if spec.synapse == SynapseKind::Exp {
+                            s.ie = vec![0.0; n];
+                            s.ii = vec![0.0; n];
+                            s.split = true;
+                        }
+                        if grid {
+                            s.last = vec![0; n];
+                            s.ref_end = vec![-1; n];
+                        } else {
+                            s.last_t = vec![0.0; n];
+                            s.ref_t = vec![-1.0; n];
+                        }
+                        s.version = vec![0; n];
+                        s.inbox = vec![Inbox::default(); n];
+                        s.touched = vec![0; n + 1]; // +1: the branchless append writes one past the end
+                        s.forced = vec![false; n];
+                        if model.currents.iter().any(|c| c.pop == p) {
+                            s.i_ext = vec![0.0; n];
+                        }
+                    }
+                    PopKind::Poisson { rates } => {
+                        let mut r = rng::stream(model.seed, Purpose::Poisson, p as u64, sample);
+                        let direct = uniform_delay(model, p).filter(|_| grid);
+                        let one_to_one = direct.is_some()
+                            && !model.spike_probes.contains(&p)
+                            && model.pops[p].outgoing.iter().all(|&k| {
+                                let pr = &model.projs[k];
+                                matches!(pr.weights, Weights::Uniform(_))
+                                    && pr.row_ptr.windows(2).all(|w| w[1] - w[0] == 1)
+                            });
+                        let mut ps = PoissonState {
+                            rng: r.clone(),
+                            sampler: None,
+                            means: Vec::new(),
+                            skip: None,
+                            direct,
+                            one_to_one,
+                        };
+                        if let Some(dt) = model.dt {
+                            match rates {
+                                Param::Scalar(rate) => {
+                                    let mean = rate * dt / 1000.0;
+                                    if mean < 0.05 {
+                                        ps.skip = Some(geometric(&mut r, mean));
+                                        ps.rng = r;
+                                    }
+                                    ps.sampler = Some(PoissonSampler::new(mean));
+                                }
+                                Param::PerNeuron(v) => {
+                                    ps.means = v.iter().map(|r| r * dt / 1000.0).collect()
+                                }
+                            }
+                        }
+                        s.poisson = Some(ps);
+                    }
+                    PopKind::SpikeSource { .. } => {}
+                }
+                s
+            })
+            .collect();
+        let max_steps = model.max_delay_steps();
+        State {
+            pops,
+            calendar: Calendar::new(if grid { max_steps as usize + 1 } else { 1 }),
+            heap: EventHeap::default(),
+            wakes: WakeHeap::default(),
+            step: 0,
+            time: 0.0,
+            started: false,
+            epoch: 0,
+            spikes_now: Vec::new(),
+            current_cursor: vec![0; model.currents.len()],
+            current_level: vec![0.0; model.currents.len()],
+            probe_cursor: vec![0; model.voltage_probes.len()],
+            spike_records: vec![SpikeRecord::default(); model.spike_probes.len()],
+            voltages: model
+                .voltage_probes
+                .iter()
+                .map(|v| Vec::with_capacity(v.times.len() * v.ids.len()))
+                .collect(),
+            counts: Counts {
+                spikes: vec![0; model.pops.len()],
+                synaptic_events: vec![0; model.projs.len()],
+                ..Counts::default()
+            },
+            overrides: vec![None; model.pops.len()],
+            track: vec![false; model.pops.len()],
+            seq: 0,
+        }
+    }
+
+    /// Count spikes and first-spike times of `pop` (batch mode).
+    pub fn track(&mut self, pop: usize, n: usize) {
+        self.track[pop] = true;
+        self.pops[pop].count = vec![0; n];
+        self.pops[pop].first = vec![f64::NAN; n];
+    }
+
+    /// Make room for recorders added after the state was built.
+    pub fn sync_probes(&mut self, model: &Model) {
+        self.spike_records
+            .resize(model.spike_probes.len(), SpikeRecord::default());
+        while self.voltages.len() < model.voltage_probes.len() {
+            let k = self.voltages.len();
+            let probe = &model.voltage_probes[k];
+            // Samples in the past are skipped.
+            let now = self.now(model);
+            let skip = probe
+                .times
+                .iter()
+                .take_while(|&&t| t < now - 1e-9 || (self.started && t <= now - 1e-9))
+                .count();
+            self.probe_cursor.push(skip);
+            self.voltages.push(vec![f64::NAN; skip * probe.ids.len()]);
+        }
+    }
+
+    pub fn now(&self, model: &Model) -> f64 {
+        match model.dt {
+            Some(dt) => self.step as f64 * dt,
+            None => self.time,
+        }
+    }
+
+    /// Record, count and fan out the spikes emitted at this step/instant (sorted first, so
+    /// the order of everything downstream is fixed by (population, index)).
+    pub(crate) fn emit(&mut self, model: &Model, t_ms: f64, step: i64) {
+        if self.spikes_now.is_empty() {
+            return;
+        }
+        let mut spikes = std::mem::take(&mut self.spikes_now);
+        spikes.sort_unstable();
+        for &(p, i, mult) in &spikes {
+            let (p, iu) = (p as usize, i as usize);
+            self.note_spike(model, p, i, mult, t_ms);
+            for &proj in &model.pops[p].outgoing {
+                let pr = &model.projs[proj];
+                let proj32 = proj as u32;
+                if model.dt.is_some() {
+                    let cal = &mut self.calendar;
+                    pr.for_each_group(iu, |start, end, steps, _| {
+                        cal.push(
+                            step + steps as i64,
+                            Entry {
+                                proj: proj32,
+                                start,
+                                end,
+                                mult,
+                            },
+                        );
+                    });
+                } else {
+                    let heap = &mut self.heap;
+                    let seq = &mut self.seq;
+                    pr.for_each_group(iu, |start, end, _, delay| {
+                        *seq += 1;
+                        heap.push_delivery(
+                            t_ms + delay,
+                            *seq,
+                            Entry {
+                                proj: proj32,
+                                start,
+                                end,
+                                mult,
+                            },
+                        );
+                    });
+                }
+            }
+        }
+        spikes.clear();
+        self.spikes_now = spikes;
+    }
+
+    /// Count, track and record one spike (of multiplicity `mult`) of neuron `i` of `p`.
+    #[inline]
+    pub(crate) fn note_spike(&mut self, model: &Model, p: usize, i: u32, mult: u32, t_ms: f64) {
+        self.counts.spikes[p] += mult as u64;
+        if self.track[p] {
+            let ps = &mut self.pops[p];
+            ps.count[i as usize] += mult;
+            if ps.first[i as usize].is_nan() {
+                ps.first[i as usize] = t_ms;
+            }
+        }
+        for (k, &probe_pop) in model.spike_probes.iter().enumerate() {
+            if probe_pop == p {
+                let rec = &mut self.spike_records[k];
+                for _ in 0..mult {
+                    rec.times.push(t_ms);
+                    rec.ids.push(i);
+                }
+            }
+        }
+    }
+
+    /// Add the synapses of one queue entry to their targets' inboxes.
+    #[inline]
+    pub(crate) fn deliver(&mut self, model: &Model, e: Entry) {
+        let pr = &model.projs[e.proj as usize];
+        let ps = &mut self.pops[pr.post];
+        let epoch = self.epoch;
+        let targets = &pr.targets[e.start as usize..e.end as usize];
+        let mult = e.mult as f64;
+        self.counts.synaptic_events[e.proj as usize] += targets.len() as u64 * e.mult as u64;
+        self.counts.deliveries += 1;
+        let split = ps.split;
+        let PopState {
+            inbox,
+            touched,
+            n_touched,
+            ..
+        } = ps;
+        let mut nt = *n_touched;
+        match &pr.weights {
+            Weights::Uniform(w) => {
+                let w = w * mult;
+                if split && w < 0.0 {
+                    for &t in targets {
+                        let b = &mut inbox[t as usize];
+                        b.inh += w;
+                        touched[nt] = t;
+                        nt += usize::from(b.stamp != epoch);
+                        b.stamp = epoch;
+                    }
+                } else {
+                    for &t in targets {
+                        let b = &mut inbox[t as usize];
+                        b.ex += w;
+                        touched[nt] = t;
+                        nt += usize::from(b.stamp != epoch);
+                        b.stamp = epoch;
+                    }
+                }
+            }
+            Weights::PerSynapse(ws) => {
+                let ws = &ws[e.start as usize..e.end as usize];
+                for (&t, &w) in targets.iter().zip(ws) {
+                    let b = &mut inbox[t as usize];
+                    let w = w as f64 * mult;
+                    if split && w < 0.0 {
+                        b.inh += w;
+                    } else {
+                        b.ex += w;
+                    }
+                    touched[nt] = t;
+                    nt += usize::from(b.stamp != epoch);
+                    b.stamp = epoch;
+                }
+            }
+        }
+        *n_touched = nt;
+    }
+
+    /// Mark a neuron for update at this step/instant without input.
+    #[inline]
+    pub(crate) fn touch(&mut self, pop: usize, i: usize) {
+        let ps = &mut self.pops[pop];
+        if ps.inbox[i].stamp != self.epoch {
+            ps.inbox[i].stamp = self.epoch;
+            ps.touched[ps.n_touched] = i as u32;
+            ps.n_touched += 1;
+        }
+    }
+}
+
+/// The one delay (steps) shared by every projection leaving `pop`, if there is one.
+fn uniform_delay(model: &Model, pop: usize) -> Option<i64> {
+    let mut delay = None;
+    for &k in &model.pops[pop].outgoing {
+        match model.projs[k].delays {
+            crate::synapses::Delays::Uniform { steps, .. }
+                if delay.is_none() || delay == Some(steps as i64) =>
+            {
+                delay = Some(steps as i64)
+            }
+            _ => return None,
+        }
+    }
+    delay
+}
+
+/// Number of sources to skip before the next non-zero Poisson count (mean per source-step `mean`).
+pub(crate) fn geometric(rng: &mut Stream, mean: f64) -> u64 {
+    if mean <= 0.0 {
+        return u64::MAX;
+    }
+    let x = (rng::open01(rng).ln() / -mean).floor();
+    if x >= 1e18 {
+        u64::MAX
+    } else {
+        x as u64
+    }
+}
+
+/// A Poisson count conditioned on being at least one.
+pub(crate) fn positive_poisson(rng: &mut Stream, mean: f64) -> u32 {
+    use rand::Rng;
+    let norm = -(-mean).exp_m1();
+    let u = rng.gen::<f64>() * norm;
+    let mut k = 1u32;
+    let mut p = mean * (-mean).exp();
+    let mut cdf = p;
+    while u > cdf && k < 400 {
+        k += 1;
+        p *= mean / k as f64;
+        cdf += p;
+    }
+    k
+}
