@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Union
 
 import numpy as np
@@ -47,6 +46,7 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 #: Short names of the formats the Rust decoders support.
 FORMATS: tuple[str, ...] = tuple(_core.events_formats())
+_FORMAT_SET = frozenset(FORMATS)
 
 
 @dataclass(frozen=True)
@@ -102,9 +102,13 @@ def read(path: PathLike, format: str | None = None) -> np.ndarray:
         EventFormatError: the file is empty, truncated, corrupt or of an unknown format.
         FileNotFoundError, PermissionError, OSError: the file cannot be read.
     """
-    if format is None and Path(path).suffix.lower() == ".bs1":
-        return read_bs1(path)
-    return read_info(path, format)[0]
+    name = os.fspath(path)
+    if format is None:
+        if name.lower().endswith(".bs1"):
+            return read_bs1(name)
+    elif format not in _FORMAT_SET:
+        _check_format(format)
+    return _core.events_read(name, format)[0].view(EVENTS_DTYPE)
 
 
 def read_many(paths: Iterable[PathLike], format: str | None = None) -> list[np.ndarray]:

@@ -24,7 +24,9 @@ pub enum FilterError {
         height: usize,
     },
     /// Timestamps that go back in time.
-    #[error("timestamps must be non-decreasing (event {0} goes back in time); sort the events first")]
+    #[error(
+        "timestamps must be non-decreasing (event {0} goes back in time); sort the events first"
+    )]
     Unsorted(usize),
     /// A sensor too large to hold per-pixel state for.
     #[error("sensor {0}x{1} is too large")]

@@ -12,6 +12,7 @@ use pyo3::exceptions::{
     PyValueError,
 };
 use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
 use spikeflow_events::filters::{self, FilterError};
 use spikeflow_events::{self as ev, Format, ReadError, Recording};
 
@@ -116,7 +117,7 @@ fn events_read_many<'py>(
 #[pyo3(signature = (data, name, format=None))]
 fn events_decode<'py>(
     py: Python<'py>,
-    data: Vec<u8>,
+    data: PyBackedBytes,
     name: &str,
     format: Option<&str>,
 ) -> PyResult<Decoded<'py>> {

@@ -1,0 +1,191 @@
+"""Event-file decoding speed: spikeflow vs Tonic, expelliarmus and aedat, in one run.
+
+Decodes every N-MNIST sample under ``<data>/nmnist`` and every AEDAT / EVT / DAT file under
+``<data>/events`` with each library that can read the format, and prints events/s and the
+ratio to spikeflow. ``<data>`` is ``$SPIKEFLOW_DATA`` or ``<repo>/../shared/data``.
+
+Each measurement is the best of ``--repeat`` runs over all files of a format, files warm in
+the page cache. "spikeflow" is single-threaded (one ``read`` call per file, result dropped, as the peers
+are called); "spikeflow read_many" decodes all files of the format in one parallel call
+and keeps them (compared with "tonic, list of all", which keeps them too); "from memory"
+rows decode bytes already in memory (no file I/O). The last column is how many times
+faster spikeflow's matching row is.
+
+    python benches/data.py [--repeat 5] [--markdown]
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+import numpy as np
+import spikeflow.data as sd
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("SPIKEFLOW_DATA", REPO.parent / "shared" / "data"))
+
+
+def _tonic_aedat2(path: str) -> np.ndarray:
+    # tonic.io.read_dvs_128 fails on every file (it unpacks 3 return values into 2), so this
+    # is its AEDAT 2.0 reading path: header scan + numpy fromfile + jAER DVS128 address bits.
+    import tonic.io as tio
+
+    version, start, _ = tio.read_aedat_header_from_file(path)
+    raw = tio.get_aer_events_from_file(path, version, start)
+    a = raw["address"]
+    return tio.make_structured_array(
+        127 - ((a >> 1) & 0x7F), (a >> 8) & 0x7F, raw["timeStamp"], 1 - (a & 1)
+    )
+
+
+def peers() -> Dict[str, Dict[str, Callable[[str], np.ndarray]]]:
+    """Per format: library name -> single-file reader."""
+    out: Dict[str, Dict[str, Callable[[str], np.ndarray]]] = {}
+    fmts = ["nmnist", "aedat2", "aedat4", "evt2", "evt3", "dat"]
+    for f in fmts:
+        out[f] = {"spikeflow": (lambda fmt: lambda p: sd.read(p, fmt))(f)}
+    try:
+        import tonic.io as tio
+
+        out["nmnist"]["tonic"] = lambda p: tio.read_mnist_file(p, dtype=tio.events_struct)
+        out["aedat2"]["tonic"] = _tonic_aedat2
+        out["aedat4"]["tonic"] = tio.read_aedat4
+    except ImportError:
+        pass
+    try:
+        from expelliarmus import Wizard
+
+        for f in ["evt2", "evt3", "dat"]:
+            w = Wizard(encoding=f)
+            out[f]["expelliarmus"] = (lambda wiz: lambda p: wiz.read(p))(w)
+    except ImportError:
+        pass
+    try:
+        import aedat
+
+        def aedat_read(p: str) -> np.ndarray:
+            return np.concatenate([pk["events"] for pk in aedat.Decoder(p) if "events" in pk])
+
+        out["aedat4"]["aedat"] = aedat_read
+    except ImportError:
+        pass
+    return out
+
+
+def files() -> Dict[str, List[str]]:
+    ev = DATA / "events"
+    return {
+        "nmnist": sorted(glob.glob(str(DATA / "nmnist" / "**" / "*.bin"), recursive=True)),
+        "aedat2": [p for p in sorted(glob.glob(str(ev / "aedat2" / "*.aedat"))) if "header" not in p],
+        "aedat4": sorted(glob.glob(str(ev / "aedat4" / "*.aedat4"))),
+        "evt2": [str(ev / "prophesee" / "evt2_sample.raw")],
+        "evt3": [str(ev / "prophesee" / "evt3_sample.raw")],
+        "dat": [str(ev / "prophesee" / "sample_ncars.dat")],
+    }
+
+
+def best_time(fn: Callable[[], int], repeat: int) -> tuple:
+    best, n = float("inf"), 0
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        n = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, n
+
+
+def run(repeat: int) -> List[dict]:
+    rows = []
+    fs, libs = files(), peers()
+    for fmt, paths in fs.items():
+        paths = [p for p in paths if os.path.exists(p)]
+        if not paths:
+            print(f"{fmt}: no files under {DATA}, skipped")
+            continue
+        results: Dict[str, tuple] = {}
+        for name, reader in libs[fmt].items():
+            try:
+                reader(paths[0])
+            except Exception as e:  # a peer that cannot read the format is reported, not fatal
+                print(f"{fmt}: {name} failed: {type(e).__name__}: {e}")
+                continue
+            results[name] = best_time(lambda r=reader: sum(len(r(p)) for p in paths), repeat)
+        results["spikeflow read_many"] = best_time(lambda: sum(len(a) for a in sd.read_many(paths, fmt)), repeat)
+        if "tonic" in results:
+            # the same "all files kept in a list" pattern as read_many
+            tr = libs[fmt]["tonic"]
+            results["tonic, list of all"] = best_time(lambda: sum(len(a) for a in [tr(p) for p in paths]), repeat)
+        if fmt == "nmnist":
+            # decoding only: bytes already in memory (Tonic's stream mode)
+            blobs = [Path(p).read_bytes() for p in paths]
+            results["spikeflow from memory"] = best_time(
+                lambda: sum(len(sd.decode(b, "nmnist")) for b in blobs), repeat)
+            try:
+                import io
+
+                import tonic.io as tio
+
+                results["tonic from memory"] = best_time(
+                    lambda: sum(len(tio.read_mnist_file(io.BytesIO(b), tio.events_struct, is_stream=True))
+                                for b in blobs), repeat)
+            except ImportError:
+                pass
+        for name, (secs, n) in results.items():
+            base = results["spikeflow"][0]
+            if "memory" in name:
+                base = results["spikeflow from memory"][0]
+            elif "list" in name:
+                base = results["spikeflow read_many"][0]
+            rows.append(dict(format=fmt, library=name, files=len(paths), events=n, seconds=secs,
+                             mev_s=n / secs / 1e6, vs_spikeflow=secs / base))
+    return rows
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}"
+
+
+def versions() -> str:
+    out = []
+    for mod in ["tonic", "expelliarmus", "aedat"]:
+        try:
+            m = __import__(mod)
+            out.append(f"{mod} {getattr(m, '__version__', '?')}")
+        except ImportError:
+            out.append(f"{mod} not installed")
+    return ", ".join(out)
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    args = ap.parse_args(argv)
+    rows = run(args.repeat)
+    print(f"# {time.strftime('%Y-%m-%d')} — {machine()}; {versions()}")
+    if args.markdown:
+        print("| format | library | files | events | ms | Mev/s | spikeflow speed-up |")
+        print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    for r in rows:
+        if args.markdown:
+            print(f"| {r['format']} | {r['library']} | {r['files']} | {r['events']:,} | "
+                  f"{r['seconds'] * 1e3:.1f} | {r['mev_s']:.1f} | {r['vs_spikeflow']:.2f}x |")
+        else:
+            print(f"{r['format']:7s} {r['library']:20s} {r['files']:5d} files {r['events']:>10,} ev "
+                  f"{r['seconds'] * 1e3:9.2f} ms {r['mev_s']:8.1f} Mev/s  spikeflow x{r['vs_spikeflow']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
