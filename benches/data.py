@@ -20,8 +20,9 @@ import glob
 import os
 import platform
 import time
+from functools import partial
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable
 
 import numpy as np
 import spikeflow.data as sd
@@ -43,12 +44,41 @@ def _tonic_aedat2(path: str) -> np.ndarray:
     )
 
 
-def peers() -> Dict[str, Dict[str, Callable[[str], np.ndarray]]]:
+def _sf_read(path: str, fmt: str) -> np.ndarray:
+    return sd.read(path, fmt)
+
+
+def _each(reader: Callable[[str], np.ndarray], paths: list[str]) -> int:
+    return sum(len(reader(p)) for p in paths)
+
+
+def _all_kept(reader: Callable[[str], np.ndarray], paths: list[str]) -> int:
+    kept = [reader(p) for p in paths]
+    return sum(len(a) for a in kept)
+
+
+def _read_many(paths: list[str], fmt: str) -> int:
+    return sum(len(a) for a in sd.read_many(paths, fmt))
+
+
+def _sf_memory(blobs: list[bytes]) -> int:
+    return sum(len(sd.decode(b, "nmnist")) for b in blobs)
+
+
+def _tonic_memory(blobs: list[bytes]) -> int:
+    import io
+
+    import tonic.io as tio
+
+    return sum(len(tio.read_mnist_file(io.BytesIO(b), tio.events_struct, is_stream=True)) for b in blobs)
+
+
+def peers() -> dict[str, dict[str, Callable[[str], np.ndarray]]]:
     """Per format: library name -> single-file reader."""
-    out: Dict[str, Dict[str, Callable[[str], np.ndarray]]] = {}
+    out: dict[str, dict[str, Callable[[str], np.ndarray]]] = {}
     fmts = ["nmnist", "aedat2", "aedat4", "evt2", "evt3", "dat"]
     for f in fmts:
-        out[f] = {"spikeflow": (lambda fmt: lambda p: sd.read(p, fmt))(f)}
+        out[f] = {"spikeflow": partial(_sf_read, fmt=f)}
     try:
         import tonic.io as tio
 
@@ -62,7 +92,7 @@ def peers() -> Dict[str, Dict[str, Callable[[str], np.ndarray]]]:
 
         for f in ["evt2", "evt3", "dat"]:
             w = Wizard(encoding=f)
-            out[f]["expelliarmus"] = (lambda wiz: lambda p: wiz.read(p))(w)
+            out[f]["expelliarmus"] = w.read
     except ImportError:
         pass
     try:
@@ -77,7 +107,7 @@ def peers() -> Dict[str, Dict[str, Callable[[str], np.ndarray]]]:
     return out
 
 
-def files() -> Dict[str, List[str]]:
+def files() -> dict[str, list[str]]:
     ev = DATA / "events"
     return {
         "nmnist": sorted(glob.glob(str(DATA / "nmnist" / "**" / "*.bin"), recursive=True)),
@@ -98,7 +128,7 @@ def best_time(fn: Callable[[], int], repeat: int) -> tuple:
     return best, n
 
 
-def run(repeat: int) -> List[dict]:
+def run(repeat: int) -> list[dict]:
     rows = []
     fs, libs = files(), peers()
     for fmt, paths in fs.items():
@@ -106,54 +136,46 @@ def run(repeat: int) -> List[dict]:
         if not paths:
             print(f"{fmt}: no files under {DATA}, skipped")
             continue
-        results: Dict[str, tuple] = {}
+        results: dict[str, tuple] = {}
         for name, reader in libs[fmt].items():
             try:
                 reader(paths[0])
-            except Exception as e:  # a peer that cannot read the format is reported, not fatal
+            except (OSError, ValueError, RuntimeError, TypeError) as e:
+                # a peer that cannot read the format is reported, not fatal
                 print(f"{fmt}: {name} failed: {type(e).__name__}: {e}")
                 continue
-            results[name] = best_time(lambda r=reader: sum(len(r(p)) for p in paths), repeat)
-        results["spikeflow read_many"] = best_time(lambda: sum(len(a) for a in sd.read_many(paths, fmt)), repeat)
+            results[name] = best_time(partial(_each, reader, paths), repeat)
+        results["spikeflow read_many"] = best_time(partial(_read_many, paths, fmt), repeat)
         if "tonic" in results:
             # the same "all files kept in a list" pattern as read_many
-            tr = libs[fmt]["tonic"]
-            results["tonic, list of all"] = best_time(lambda: sum(len(a) for a in [tr(p) for p in paths]), repeat)
+            results["tonic, list of all"] = best_time(partial(_all_kept, libs[fmt]["tonic"], paths), repeat)
         if fmt == "nmnist":
             # decoding only: bytes already in memory (Tonic's stream mode)
             blobs = [Path(p).read_bytes() for p in paths]
-            results["spikeflow from memory"] = best_time(
-                lambda: sum(len(sd.decode(b, "nmnist")) for b in blobs), repeat)
-            try:
-                import io
-
-                import tonic.io as tio
-
-                results["tonic from memory"] = best_time(
-                    lambda: sum(len(tio.read_mnist_file(io.BytesIO(b), tio.events_struct, is_stream=True))
-                                for b in blobs), repeat)
-            except ImportError:
-                pass
+            results["spikeflow from memory"] = best_time(partial(_sf_memory, blobs), repeat)
+            if "tonic" in results:
+                results["tonic from memory"] = best_time(partial(_tonic_memory, blobs), repeat)
         for name, (secs, n) in results.items():
             base = results["spikeflow"][0]
             if "memory" in name:
                 base = results["spikeflow from memory"][0]
             elif "list" in name:
                 base = results["spikeflow read_many"][0]
-            rows.append(dict(format=fmt, library=name, files=len(paths), events=n, seconds=secs,
-                             mev_s=n / secs / 1e6, vs_spikeflow=secs / base))
+            rows.append({"format": fmt, "library": name, "files": len(paths), "events": n,
+                         "seconds": secs, "mev_s": n / secs / 1e6, "vs_spikeflow": secs / base})
     return rows
 
 
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+        text = Path("/proc/cpuinfo").read_text()
     except OSError:
-        pass
+        text = ""
+    for line in text.splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}"
 
 
@@ -161,14 +183,15 @@ def versions() -> str:
     out = []
     for mod in ["tonic", "expelliarmus", "aedat"]:
         try:
-            m = __import__(mod)
-            out.append(f"{mod} {getattr(m, '__version__', '?')}")
+            from importlib.metadata import version
+
+            out.append(f"{mod} {version(mod)}")
         except ImportError:
             out.append(f"{mod} not installed")
     return ", ".join(out)
 
 
-def main(argv: Optional[List[str]] = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
