@@ -1,7 +1,6 @@
 """Bad input gives a clear exception (of the type a Python user expects) before anything runs."""
 import numpy as np
 import pytest
-
 import spikeflow as sf
 
 

@@ -2,10 +2,9 @@
 counts in batch mode), causality, continuous time converging to the grid."""
 import numpy as np
 import pytest
+import spikeflow as sf
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import spikeflow as sf
 
 
 def small_net(dt, seed=3, n=60, rate=800.0, record=True):
