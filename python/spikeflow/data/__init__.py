@@ -5,6 +5,7 @@ Event arrays are numpy structured arrays of :data:`EVENTS_DTYPE` (``x, y, t, p``
 µs as int64), the layout Tonic uses, so arrays pass between the two libraries unchanged.
 """
 from spikeflow.data import encoders, pipeline, transforms
+from spikeflow.data.camera import CameraParams, EventCamera, video_to_events
 from spikeflow.data.datasets import CIFAR10DVS, NMNIST, SHD, SSC, DVSGesture, EventDataset
 from spikeflow.data.dtypes import (
     EVENTS1D_DTYPE,
@@ -35,9 +36,16 @@ from spikeflow.data.readers import (
     read_many,
     read_nmnist,
 )
+from spikeflow.data.saccades import NMNIST_CAMERA, saccade_path, saccades
 from spikeflow.data.spikesource import n_neurons, neuron_coords, neuron_ids, to_spike_source
 
 __all__ = [
+    "CameraParams",
+    "EventCamera",
+    "video_to_events",
+    "NMNIST_CAMERA",
+    "saccade_path",
+    "saccades",
     "CIFAR10DVS",
     "EVENTS1D_DTYPE",
     "EVENTS_DTYPE",

@@ -10,6 +10,7 @@
 pub mod aedat2;
 pub mod aedat3;
 pub mod aedat4;
+pub mod camera;
 pub mod dat;
 pub mod detect;
 pub mod error;

@@ -227,6 +227,37 @@ fn events_denoise_mask<'py>(
     )
 }
 
+/// Events of the contrast-threshold pixel model over a clip (see `camera::contrast_events`).
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn events_contrast<'py>(
+    py: Python<'py>,
+    log: PyReadonlyArray1<'py, f64>,
+    times: PyReadonlyArray1<'py, f64>,
+    width: usize,
+    height: usize,
+    c_on: PyReadonlyArray1<'py, f64>,
+    c_off: PyReadonlyArray1<'py, f64>,
+    max_events: usize,
+) -> PyResult<Bound<'py, PyArray1<u8>>> {
+    let contiguous = |_| PyValueError::new_err("arrays must be contiguous float64");
+    let (l, t, on, off) = (
+        log.as_slice().map_err(contiguous)?,
+        times.as_slice().map_err(contiguous)?,
+        c_on.as_slice().map_err(contiguous)?,
+        c_off.as_slice().map_err(contiguous)?,
+    );
+    let r = py
+        .detach(|| {
+            catch_unwind(AssertUnwindSafe(|| {
+                ev::camera::contrast_events(l, t, width, height, on, off, max_events)
+            }))
+        })
+        .map_err(|_| panic_err())?;
+    r.map(|e| e.into_bytes().into_pyarray(py))
+        .map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(events_read, m)?)?;
     m.add_function(wrap_pyfunction!(events_read_many, m)?)?;
@@ -235,6 +266,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(events_formats, m)?)?;
     m.add_function(wrap_pyfunction!(events_refractory_mask, m)?)?;
     m.add_function(wrap_pyfunction!(events_denoise_mask, m)?)?;
+    m.add_function(wrap_pyfunction!(events_contrast, m)?)?;
     m.add("EVENT_RECORD_SIZE", ev::RECORD_SIZE)?;
     Ok(())
 }
