@@ -112,3 +112,35 @@ def test_sequential_threads_state_and_sew_block():
     assert torch.equal(torch.cat([y1, y2]), y)
     with pytest.raises(ValueError, match="connect"):
         st.SEWBlock(st.LIF(), connect="XOR")
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("size", [(8, 8), (9, 7)])
+def test_avg_pool_equals_torch_in_both_layouts(channels_last, size):
+    from spikeflow.torch.pooling import avg_pool2d
+
+    torch.manual_seed(4)
+    x = torch.randn(6, 5, *size)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    x.requires_grad_()
+    y = avg_pool2d(x, 2)
+    ref = torch.nn.functional.avg_pool2d(x, 2)
+    assert y.shape == ref.shape and rel(y, ref) < 1e-6
+    g = torch.randn_like(ref)
+    (gx,) = torch.autograd.grad((y * g).sum(), x)
+    (gr,) = torch.autograd.grad((ref * g).sum(), x)
+    assert rel(gx, gr) < 1e-6
+
+
+def test_event_conv_reads_channels_last_input():
+    torch.manual_seed(5)
+    layer = st.Conv2d(4, 6, 3, padding=1, sparse=True)
+    x = (torch.rand(3 * 2, 4, 9, 9) < 0.1).float().contiguous(memory_format=torch.channels_last)
+    x = x.unflatten(0, (3, 2))
+    g = torch.randn(3, 2, 6, 9, 9)
+    got = _grads(layer, x, g)
+    layer.threshold = 0.0
+    ref = _grads(layer, x.contiguous(), g)
+    for a, b in zip(got, ref):
+        assert rel(a, b) < 1e-5

@@ -46,6 +46,36 @@ def flat(t: torch.Tensor) -> np.ndarray:
     return t.reshape(-1).numpy()
 
 
+def empty(*shape: int) -> torch.Tensor:
+    """An uninitialised contiguous float32 CPU tensor; large ones reuse cached memory.
+
+    The memory goes back to the cache when the tensor is freed, so per-step tensors of the
+    same sizes stop paying for fresh page faults every step.
+    """
+    n = 1
+    for d in shape:
+        n *= int(d)
+    return torch.from_numpy(_core.kernels_empty(n)).view(*shape)
+
+
+def empty_like(x: torch.Tensor) -> torch.Tensor:
+    """:func:`empty` with the shape and (dense) memory layout of ``x``."""
+    flat_t = torch.from_numpy(_core.kernels_empty(x.numel()))
+    if x.is_contiguous():
+        return flat_t.view(x.shape)
+    return torch.as_strided(flat_t, x.shape, x.stride())
+
+
+def cache_clear() -> None:
+    """Release the cached buffers."""
+    _core.kernels_pool_clear()
+
+
+def cache_bytes() -> int:
+    """Bytes of memory held by the buffer cache."""
+    return int(_core.kernels_pool_bytes())
+
+
 def _f32(values: torch.Tensor) -> np.ndarray:
     return flat(values.to(torch.float32).contiguous())
 
@@ -113,7 +143,7 @@ def csr_grad_weight(csr: Csr, rows: int, cols: int, g: torch.Tensor, gw: torch.T
     )
 
 
-Geometry = tuple[int, int, int, int, int, int, int, int]
+Geometry = tuple[int, int, int, int, int, int, int, int, bool]
 
 
 def conv_forward(
@@ -136,3 +166,16 @@ def conv_weight_grad(
     _core.kernels_conv_weight_grad(
         rows, indptr.numpy(), indices.numpy(), values.numpy(), geometry, flat(g), flat(gw_perm)
     )
+
+
+PoolGeometry = tuple[int, int, int, int, int, bool]
+
+
+def avgpool_forward(geometry: PoolGeometry, x: torch.Tensor, out: torch.Tensor) -> None:
+    """Average pooling (window = stride) of dense ``x`` into ``out`` (same layout)."""
+    _core.kernels_avgpool_forward(geometry, flat(x), flat(out))
+
+
+def avgpool_backward(geometry: PoolGeometry, g: torch.Tensor, gx: torch.Tensor) -> None:
+    """Gradient of :func:`avgpool_forward`."""
+    _core.kernels_avgpool_backward(geometry, flat(g), flat(gx))

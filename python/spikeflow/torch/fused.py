@@ -62,8 +62,8 @@ class _FusedLIF(torch.autograd.Function):
         if per_feature or not _kernels.is_dense(x) or x.stride(0) != x[0].numel():
             x = x.contiguous()
         t_steps = x.shape[0]
-        z = torch.empty_like(x)
-        h = torch.empty_like(x)
+        z = _kernels.empty_like(x)
+        h = _kernels.empty_like(x)
         v = torch.empty_like(x[0])
         v.copy_(v0)
         _kernels.lif_forward(x, t_steps, beta, v_th, v_reset, bias, p.reset == "subtract", v, z, h)
@@ -82,14 +82,14 @@ class _FusedLIF(torch.autograd.Function):
         elif gz.stride() == h.stride():
             gz_l = gz
         else:
-            gz_l = torch.empty_like(h)
+            gz_l = _kernels.empty_like(h)
             gz_l.copy_(gz)
         g_v = torch.empty_like(h[0])
         if gv is None:
             g_v.zero_()
         else:
             g_v.copy_(gv)
-        gx = torch.empty_like(h)
+        gx = _kernels.empty_like(h)
         _kernels.lif_backward(
             gz_l, h, h.shape[0], beta, v_th, v_reset, p.reset == "subtract",
             p.surrogate.code, p.surrogate.alpha, p.detach_reset, g_v, gx,

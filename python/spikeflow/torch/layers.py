@@ -13,7 +13,7 @@ from typing import Any, Union
 import torch
 from torch import nn
 
-from spikeflow.torch import sparse
+from spikeflow.torch import pooling, sparse
 from spikeflow.torch.layout import check_time_first
 
 __all__ = [
@@ -114,11 +114,16 @@ class Conv2d(nn.Conv2d):
 
 
 class AvgPool2d(nn.AvgPool2d):
-    """``nn.AvgPool2d`` over ``[T, B, C, H, W]``."""
+    """``nn.AvgPool2d`` over ``[T, B, C, H, W]`` (the common window = stride case in Rust)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Pool every step."""
         x4, tb = _merge(x, "AvgPool2d", 4)
+        k, s, p = self.kernel_size, self.stride, self.padding
+        simple = (isinstance(k, int) and (s == k or s is None) and p == 0
+                  and not self.ceil_mode and self.divisor_override is None)
+        if simple:
+            return _split(pooling.avg_pool2d(x4, k), tb)  # type: ignore[arg-type]
         return _split(super().forward(x4), tb)
 
 

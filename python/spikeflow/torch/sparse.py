@@ -35,7 +35,7 @@ class _EventLinear(torch.autograd.Function):
         wt = weight.detach().t()
         if not wt.is_contiguous():
             wt = wt.contiguous()
-        out = torch.empty(rows, weight.shape[0], dtype=torch.float32)
+        out = _kernels.empty(rows, weight.shape[0])
         csr = (indptr, indices, values)
         _kernels.csr_matmul(csr, rows, cols, wt, bias, out)
         ctx.save_for_backward(weight, indptr, indices, values)
@@ -52,7 +52,7 @@ class _EventLinear(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             gx = g @ weight
         if ctx.needs_input_grad[1]:
-            gw = torch.empty(weight.shape[0], cols, dtype=torch.float32)
+            gw = _kernels.empty(weight.shape[0], cols)
             _kernels.csr_grad_weight((indptr, indices, values), rows, cols, g, gw)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             gb = g.sum(0)
@@ -92,14 +92,14 @@ def _pair(v: object) -> tuple[int, int]:
 
 class _EventConv(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x4, weight, bias, stride, padding, indptr, indices, values):  # type: ignore[override]
+    def forward(ctx, x4, weight, bias, stride, padding, channels_last, indptr, indices, values):  # type: ignore[override]
         r, c, h, w = x4.shape
         o, _, kh, kw = weight.shape
-        geometry = (c, h, w, o, kh, kw, stride, padding)
+        geometry = (c, h, w, o, kh, kw, stride, padding, channels_last)
         ho = (h + 2 * padding - kh) // stride + 1
         wo = (w + 2 * padding - kw) // stride + 1
         w_perm = weight.detach().permute(1, 2, 3, 0).contiguous()
-        out = torch.empty(r, ho, wo, o, dtype=torch.float32)
+        out = _kernels.empty(r, ho, wo, o)
         csr = (indptr, indices, values)
         _kernels.conv_forward(csr, r, geometry, w_perm, bias, out)
         ctx.save_for_backward(weight, indptr, indices, values)
@@ -117,13 +117,13 @@ class _EventConv(torch.autograd.Function):
             g_cl = g.permute(0, 2, 3, 1)
             if not g_cl.is_contiguous():
                 g_cl = g_cl.contiguous()
-            c, _, _, o, kh, kw, _, _ = geometry
+            c, _, _, o, kh, kw, _, _, _ = geometry
             gw_perm = torch.empty(c, kh, kw, o, dtype=torch.float32)
             _kernels.conv_weight_grad((indptr, indices, values), xshape[0], geometry, g_cl, gw_perm)
             gw = gw_perm.permute(3, 0, 1, 2)
         if has_bias and ctx.needs_input_grad[2]:
             gb = g.sum((0, 2, 3))
-        return gx, gw, gb, None, None, None, None, None
+        return gx, gw, gb, None, None, None, None, None, None
 
 
 def conv2d(
@@ -149,8 +149,15 @@ def conv2d(
         or x.dim() != 4
     ):
         return F.conv2d(x, weight, bias, stride=(sy, sx), padding=(py, px))
-    x4 = x if x.is_contiguous() else x.contiguous()
-    csr = _kernels.csr_from_dense(x4.reshape(x4.shape[0], -1), int(threshold * x4.numel()))
+    if x.is_contiguous():
+        x4, channels_last = x, False
+    elif x.is_contiguous(memory_format=torch.channels_last):
+        x4, channels_last = x, True
+    else:
+        x4, channels_last = x.contiguous(), False
+    rows = x4.shape[0]
+    mem = torch.as_strided(x4, (rows, x4[0].numel()), (x4[0].numel(), 1), x4.storage_offset())
+    csr = _kernels.csr_from_dense(mem, int(threshold * x4.numel()))
     if csr is None:
         return F.conv2d(x, weight, bias, stride=sy, padding=py)
-    return _EventConv.apply(x4, weight, bias, sy, py, *csr)
+    return _EventConv.apply(x4, weight, bias, sy, py, channels_last, *csr)

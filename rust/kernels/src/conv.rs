@@ -29,6 +29,8 @@ pub struct ConvShape {
     pub stride: usize,
     /// Zero padding (both axes).
     pub pad: usize,
+    /// The input's columns are `(y, x, c)` (channels-last) instead of `(c, y, x)`.
+    pub channels_last: bool,
 }
 
 impl ConvShape {
@@ -54,6 +56,18 @@ impl ConvShape {
             ));
         }
         check_len("input columns", m.cols, self.c * self.h * self.w)
+    }
+
+    /// `(c, iy, ix)` of input column `k`.
+    #[inline(always)]
+    fn decode(&self, k: usize) -> (usize, usize, usize) {
+        if self.channels_last {
+            let (pix, c) = (k / self.c, k % self.c);
+            (c, pix / self.w, pix % self.w)
+        } else {
+            let (c, rest) = (k / (self.h * self.w), k % (self.h * self.w));
+            (c, rest / self.w, rest % self.w)
+        }
     }
 
     /// For input row `i` and kernel row `k`: the output row, if the pair meets one.
@@ -104,8 +118,7 @@ dispatch! {
         for e in a..b {
             let k = m.indices[e] as usize;
             let v = m.values[e];
-            let (c, rest) = (k / (s.h * s.w), k % (s.h * s.w));
-            let (iy, ix) = (rest / s.w, rest % s.w);
+            let (c, iy, ix) = s.decode(k);
             for ky in 0..s.kh {
                 let Some(oy) = s.out_index(iy, ky, ho) else { continue };
                 for kx in 0..s.kw {
@@ -157,8 +170,7 @@ dispatch! {
             for e in a..b {
                 let k = m.indices[e] as usize;
                 let v = m.values[e];
-                let (c, rest) = (k / (s.h * s.w), k % (s.h * s.w));
-                let (iy, ix) = (rest / s.w, rest % s.w);
+                let (c, iy, ix) = s.decode(k);
                 for ky in 0..s.kh {
                     let Some(oy) = s.out_index(iy, ky, ho) else { continue };
                     for kx in 0..s.kw {

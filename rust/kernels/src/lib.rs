@@ -4,7 +4,8 @@
 //!   (surrogate gradient), on flat `[T, N]` buffers;
 //! * [`sparse`]: event-driven accumulation of sparse (mostly binary) inputs into a linear
 //!   layer — the forward product and the weight gradient — from a CSR event list;
-//! * [`conv`]: the same for 2-D convolutions (channels-last output).
+//! * [`conv`]: the same for 2-D convolutions (channels-last output);
+//! * [`pool`]: a cache of large buffers reused from step to step.
 //!
 //! The kernels work on plain slices; the Python bindings hand them the tensors' memory.
 //! Work is split over rayon's pool; inner loops are dispatched to AVX2/FMA when available.
@@ -14,6 +15,8 @@
 pub mod conv;
 pub mod lif;
 mod par;
+pub mod pool;
+pub mod pool2d;
 mod simd;
 pub mod sparse;
 

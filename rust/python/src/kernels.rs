@@ -10,8 +10,9 @@ use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use spikeflow_kernels::conv::{self, ConvShape};
 use spikeflow_kernels::lif::{self, LifParams, Surrogate};
+use spikeflow_kernels::pool2d::{self, PoolShape};
 use spikeflow_kernels::sparse::{Csr, CsrRef};
-use spikeflow_kernels::KernelError;
+use spikeflow_kernels::{pool, KernelError};
 
 type Ro<'py> = PyReadonlyArray1<'py, f32>;
 type Rw<'py> = PyReadwriteArray1<'py, f32>;
@@ -205,11 +206,11 @@ fn kernels_csr_grad_weight(
     run(py, || m.grad_weight(g, n, gw))
 }
 
-/// `(c, h, w, o, kh, kw, stride, pad)` from Python.
-type Geometry = (usize, usize, usize, usize, usize, usize, usize, usize);
+/// `(c, h, w, o, kh, kw, stride, pad, channels_last)` from Python.
+type Geometry = (usize, usize, usize, usize, usize, usize, usize, usize, bool);
 
 fn shape(g: Geometry) -> ConvShape {
-    let (c, h, w, o, kh, kw, stride, pad) = g;
+    let (c, h, w, o, kh, kw, stride, pad, channels_last) = g;
     ConvShape {
         c,
         h,
@@ -219,6 +220,7 @@ fn shape(g: Geometry) -> ConvShape {
         kw,
         stride,
         pad,
+        channels_last,
     }
 }
 
@@ -266,7 +268,93 @@ fn kernels_conv_weight_grad(
     run(py, || conv::weight_grad(&m, &s, g, gw))
 }
 
+/// `(r, c, h, w, k, channels_last)` of a pooling.
+type PoolGeometry = (usize, usize, usize, usize, usize, bool);
+
+fn pool_shape(g: PoolGeometry) -> PoolShape {
+    let (r, c, h, w, k, channels_last) = g;
+    PoolShape {
+        r,
+        c,
+        h,
+        w,
+        k,
+        channels_last,
+    }
+}
+
+#[pyfunction]
+fn kernels_avgpool_forward(
+    py: Python<'_>,
+    geometry: PoolGeometry,
+    x: Ro<'_>,
+    mut out: Rw<'_>,
+) -> PyResult<()> {
+    let s = pool_shape(geometry);
+    let x = ro(&x, "x")?;
+    let out = rw(&mut out, "out")?;
+    run(py, || pool2d::forward(&s, x, out))
+}
+
+#[pyfunction]
+fn kernels_avgpool_backward(
+    py: Python<'_>,
+    geometry: PoolGeometry,
+    g: Ro<'_>,
+    mut gx: Rw<'_>,
+) -> PyResult<()> {
+    let s = pool_shape(geometry);
+    let g = ro(&g, "grad")?;
+    let gx = rw(&mut gx, "grad_input")?;
+    run(py, || pool2d::backward(&s, g, gx))
+}
+
+/// Owner of a cached buffer lent to a numpy array; gives the buffer back when freed.
+#[pyclass(frozen)]
+struct PooledBuffer {
+    data: std::sync::Mutex<Vec<f32>>,
+}
+
+impl Drop for PooledBuffer {
+    fn drop(&mut self) {
+        let v = std::mem::take(self.data.get_mut().unwrap_or_else(|e| e.into_inner()));
+        pool::give(v);
+    }
+}
+
+#[pyfunction]
+fn kernels_empty(py: Python<'_>, len: usize) -> PyResult<Bound<'_, PyArray1<f32>>> {
+    let mut buf = pool::take(len);
+    let ptr = buf.as_mut_ptr();
+    let owner = Bound::new(
+        py,
+        PooledBuffer {
+            data: std::sync::Mutex::new(buf),
+        },
+    )?;
+    // SAFETY: `ptr` points to `len` initialised floats owned by `owner`, which the array keeps
+    // alive (as its base) and which never reallocates the buffer.
+    let view = unsafe { numpy::ndarray::ArrayView1::from_shape_ptr(len, ptr as *const f32) };
+    // SAFETY: as above; the view is only used to describe the data.
+    Ok(unsafe { PyArray1::borrow_from_array(&view, owner.into_any()) })
+}
+
+#[pyfunction]
+fn kernels_pool_clear() {
+    pool::clear();
+}
+
+#[pyfunction]
+fn kernels_pool_bytes() -> usize {
+    pool::held_bytes()
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(kernels_empty, m)?)?;
+    m.add_function(wrap_pyfunction!(kernels_avgpool_forward, m)?)?;
+    m.add_function(wrap_pyfunction!(kernels_avgpool_backward, m)?)?;
+    m.add_function(wrap_pyfunction!(kernels_pool_clear, m)?)?;
+    m.add_function(wrap_pyfunction!(kernels_pool_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(kernels_lif_forward, m)?)?;
     m.add_function(wrap_pyfunction!(kernels_lif_backward, m)?)?;
     m.add_function(wrap_pyfunction!(kernels_csr_from_dense, m)?)?;
