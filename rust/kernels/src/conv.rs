@@ -101,10 +101,73 @@ pub fn forward(
     if per == 0 {
         return Ok(());
     }
-    out.par_chunks_mut(per).enumerate().for_each(|(r, orow)| {
-        forward_row(m, s, w, bias, r, orow);
-    });
+    if s.stride == 1 {
+        let wf = flip_kx(s, w);
+        out.par_chunks_mut(per).enumerate().for_each(|(r, orow)| {
+            forward_row_s1(m, s, &wf, bias, r, orow);
+        });
+    } else {
+        out.par_chunks_mut(per).enumerate().for_each(|(r, orow)| {
+            forward_row(m, s, w, bias, r, orow);
+        });
+    }
     Ok(())
+}
+
+/// `[C, KH, KW, O]` weights with the `KW` axis reversed (an involution).
+fn flip_kx(s: &ConvShape, w: &[f32]) -> Vec<f32> {
+    let o = s.o;
+    let mut f = vec![0.0; w.len()];
+    for c in 0..s.c {
+        for ky in 0..s.kh {
+            for kx in 0..s.kw {
+                let src = ((c * s.kh + ky) * s.kw + kx) * o;
+                let dst = ((c * s.kh + ky) * s.kw + (s.kw - 1 - kx)) * o;
+                f[dst..dst + o].copy_from_slice(&w[src..src + o]);
+            }
+        }
+    }
+    f
+}
+
+/// For stride 1: the range of flipped kernel columns `kx'` an input column `ix` reaches, and
+/// the output column of the first: `ox = ix + pad + 1 - kw + kx'`.
+#[inline(always)]
+fn reach(i: usize, pad: usize, k: usize, size: usize) -> Option<(usize, usize, usize)> {
+    // kx' = k - 1 - kx with 0 <= ix + pad - kx < size
+    let p = i + pad; // ox = p - kx
+    let kx_max = p.min(k - 1); // ox >= 0
+    let kx_min = (p + 1).saturating_sub(size);
+    if kx_min > kx_max {
+        return None;
+    }
+    let f0 = k - 1 - kx_max;
+    let f1 = k - 1 - kx_min;
+    Some((f0, f1 - f0 + 1, p - kx_max))
+}
+
+dispatch! {
+    fn forward_row_s1(m: &CsrRef<'_>, s: &ConvShape, wf: &[f32], bias: Option<&[f32]>, r: usize, orow: &mut [f32]) {
+        let (ho, wo, o) = (s.ho(), s.wo(), s.o);
+        match bias {
+            Some(b) => orow.chunks_mut(o).for_each(|px| px.copy_from_slice(b)),
+            None => orow.fill(0.0),
+        }
+        let (a, b) = (m.indptr[r] as usize, m.indptr[r + 1] as usize);
+        for e in a..b {
+            let k = m.indices[e] as usize;
+            let v = m.values[e];
+            let (c, iy, ix) = s.decode(k);
+            let Some((f0, nx, ox0)) = reach(ix, s.pad, s.kw, wo) else { continue };
+            let len = nx * o;
+            for ky in 0..s.kh {
+                let Some(oy) = s.out_index(iy, ky, ho) else { continue };
+                let wi = ((c * s.kh + ky) * s.kw + f0) * o;
+                let oi = (oy * wo + ox0) * o;
+                axpy(&mut orow[oi..oi + len], v, &wf[wi..wi + len]);
+            }
+        }
+    }
 }
 
 dispatch! {
@@ -141,12 +204,18 @@ pub fn weight_grad(m: &CsrRef<'_>, s: &ConvShape, g: &[f32], gw: &mut [f32]) -> 
     check_len("grad_weight", gw.len(), wlen)?;
     let threads = rayon::current_num_threads().max(1);
     let rows_per = m.rows.div_ceil(threads * 2).max(1);
+    let s1 = s.stride == 1;
     let total = (0..m.rows.div_ceil(rows_per))
         .into_par_iter()
         .map(|blk| {
             let mut acc = vec![0.0f32; wlen];
             let r0 = blk * rows_per;
-            wgrad_rows(m, s, g, r0, (r0 + rows_per).min(m.rows), &mut acc);
+            let r1 = (r0 + rows_per).min(m.rows);
+            if s1 {
+                wgrad_rows_s1(m, s, g, r0, r1, &mut acc);
+            } else {
+                wgrad_rows(m, s, g, r0, r1, &mut acc);
+            }
             acc
         })
         .reduce(
@@ -156,8 +225,36 @@ pub fn weight_grad(m: &CsrRef<'_>, s: &ConvShape, g: &[f32], gw: &mut [f32]) -> 
                 a
             },
         );
-    gw.copy_from_slice(&total);
+    if s1 {
+        gw.copy_from_slice(&flip_kx(s, &total));
+    } else {
+        gw.copy_from_slice(&total);
+    }
     Ok(())
+}
+
+dispatch! {
+    fn wgrad_rows_s1(m: &CsrRef<'_>, s: &ConvShape, g: &[f32], r0: usize, r1: usize, acc: &mut [f32]) {
+        let (ho, wo, o) = (s.ho(), s.wo(), s.o);
+        let per = ho * wo * o;
+        for r in r0..r1 {
+            let grow = &g[r * per..(r + 1) * per];
+            let (a, b) = (m.indptr[r] as usize, m.indptr[r + 1] as usize);
+            for e in a..b {
+                let k = m.indices[e] as usize;
+                let v = m.values[e];
+                let (c, iy, ix) = s.decode(k);
+                let Some((f0, nx, ox0)) = reach(ix, s.pad, s.kw, wo) else { continue };
+                let len = nx * o;
+                for ky in 0..s.kh {
+                    let Some(oy) = s.out_index(iy, ky, ho) else { continue };
+                    let wi = ((c * s.kh + ky) * s.kw + f0) * o;
+                    let oi = (oy * wo + ox0) * o;
+                    axpy(&mut acc[wi..wi + len], v, &grow[oi..oi + len]);
+                }
+            }
+        }
+    }
 }
 
 dispatch! {
