@@ -27,9 +27,12 @@ Grid-mode semantics (``dt`` given)
     P20 = tau_m/c_m*(1-P22), P21 the exact current-to-voltage propagator); then
     ``i_ex = i_ex*P11ex + (sum of the w >= 0 arriving at s)`` and i_in likewise with the
     w < 0 (P11 = exp(-dt/tau_syn)).  Input current is never discarded.
-  - Then, for every neuron (refractory or not): if u >= v_th - v_rest the neuron spikes at
-    time s*dt; u = v_reset - v_rest (reset="value") or u -= v_th - v_reset
-    (reset="subtract"); ref_end = s + round(t_ref/dt).
+  - Then, if the neuron was not refractory at this step and u >= v_th - v_rest, it spikes
+    at time s*dt; u = v_reset - v_rest (reset="value") or u -= v_th - v_reset
+    (reset="subtract"); ref_end = s + round(t_ref/dt).  (NEST checks the threshold while
+    refractory too, but there u = V_reset < V_th, so the two rules differ only for a
+    subtractive reset that leaves u above threshold: then the neuron waits out its
+    refractory period rather than firing again at every refractory step.)
 
   The float expressions, including their evaluation order, are exactly NEST 3.10's, so that
   NEST's membrane potentials are reproduced bit for bit (checked in test_nest_reference.py).
@@ -205,7 +208,7 @@ class _Population:
             else:  # delta synapses (LIF) or IF
                 if not refractory:
                     self.u[i] = (self.P30[i] * self.i_e[i] + self.P33[i] * self.u[i]) + x[i]
-            if self.u[i] >= self.theta[i]:
+            if not refractory and self.u[i] >= self.theta[i]:
                 spiking.append(i)
                 if self.model.reset == "value":
                     self.u[i] = self.u_reset[i]
