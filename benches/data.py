@@ -40,7 +40,7 @@ def _tonic_aedat2(path: str) -> np.ndarray:
     raw = tio.get_aer_events_from_file(path, version, start)
     a = raw["address"]
     return tio.make_structured_array(
-        127 - ((a >> 1) & 0x7F), (a >> 8) & 0x7F, raw["timeStamp"], 1 - (a & 1)
+        127 - ((a >> 1) & 0x7F), 127 - ((a >> 8) & 0x7F), raw["timeStamp"], 1 - (a & 1)
     )
 
 

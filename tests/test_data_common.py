@@ -67,7 +67,7 @@ def ref_aedat2_dvs128(b: bytes):
     ts = ts + np.cumsum(back) * 2**32
     keep = (addr & 0x8000) == 0
     addr, ts = addr[keep], ts[keep]
-    return _struct(127 - ((addr >> 1) & 127), (addr >> 8) & 127, ts, (addr & 1) == 0)
+    return _struct(127 - ((addr >> 1) & 127), 127 - ((addr >> 8) & 127), ts, (addr & 1) == 0)
 
 
 def ref_aedat3(b: bytes):

@@ -67,7 +67,7 @@ def test_dvs_gesture_segments_with_real_label_file(tmp_path):
 
 
 def _write_dvs128_aedat2(path, x, y, t, on):
-    addr = (y.astype(np.uint32) << 8) | ((127 - x).astype(np.uint32) << 1) | (~on).astype(np.uint32)
+    addr = ((127 - y).astype(np.uint32) << 8) | ((127 - x).astype(np.uint32) << 1) | (~on).astype(np.uint32)
     body = np.stack([addr, t.astype(np.uint32)], axis=1).astype(">u4").tobytes()
     path.write_bytes(b"#!AER-DAT2.0\r\n# AEChip: ch.unizh.ini.jaer.chip.retina.DVS128\r\n" + body)
 

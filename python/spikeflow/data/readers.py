@@ -7,9 +7,11 @@ files in parallel. Every reader returns a numpy structured array of
 layout of ``tonic.io.events_struct``. Anything that cannot be decoded raises
 :class:`~spikeflow.data.errors.EventFormatError` naming the file and the byte offset.
 
-Coordinate conventions (documented per format in ``docs/data.md``): N-MNIST, AEDAT 3.1,
-AEDAT 4, EVT and DAT as stored; AEDAT 2.0 as jAER's extractors interpret addresses (DVS128:
-``x = 127 - raw x``, ON when bit 0 is 0; sync/special events dropped).
+Coordinates have their origin at the top-left pixel for every format (documented per
+format in ``docs/data.md``): N-MNIST, AEDAT 3.1, AEDAT 4, EVT and DAT as stored; AEDAT 2.0
+as jAER's extractors interpret addresses (DVS128: ``x = 127 - raw x``, ON when bit 0 is 0,
+sync/special events dropped) with jAER's bottom-left origin turned top-left
+(``y = 127 - raw y``).
 """
 from __future__ import annotations
 

@@ -2,9 +2,10 @@
 simulated camera (:mod:`spikeflow.data.camera`).
 
 N-MNIST (Orchard et al. 2015) was recorded by an ATIS camera on a pan-tilt unit making
-three ~105 ms saccades that trace a triangle. In image pixels the scene moves
-``(0, 0) -> (A/2, A) -> (A, 0) -> (0, 0)`` with ``A = 7`` px for 28x28 digits (the same
-path the dataset's stabilisation code undoes), on a 34x34 sensor. Here ``A`` scales with the
+three ~105 ms saccades that trace a triangle ``(0, 0) -> (A/2, A) -> (A, 0) -> (0, 0)``
+with ``A = 7`` px for 28x28 digits (the path the dataset's stabilisation code undoes), on a
+34x34 sensor. The image moves along the mirrored path on the sensor, which reproduces the
+ON/OFF edge pattern of every saccade in the real recordings. Here ``A`` scales with the
 image size, so any image dataset becomes an event dataset with N-MNIST's geometry.
 """
 from __future__ import annotations
@@ -91,10 +92,12 @@ def saccades(
         sw, sh = w + grow, h + grow
     else:
         sw, sh = int(sensor_size[0]), int(sensor_size[1])
-    origin = ((sw - w - amp) / 2.0, (sh - h - amp) / 2.0)
+    # The camera moves along the path, so the image moves the opposite way on the sensor;
+    # with this sign the ON/OFF edges of each saccade match the real N-MNIST recordings.
+    origin = ((sw - w + amp) / 2.0, (sh - h + amp) / 2.0)
     n = int(np.ceil(3 * saccade_us / frame_us)) + 1
     times = np.linspace(0.0, 3 * saccade_us, n)
     dxs, dys = saccade_path(times, amp, saccade_us)
-    frames = render_shifted(img, dxs, dys, (sh, sw), origin, background)
+    frames = render_shifted(img, -dxs, -dys, (sh, sw), origin, background)
     cam = EventCamera(sw, sh, params or NMNIST_CAMERA, seed)
     return cam.simulate(frames, times)

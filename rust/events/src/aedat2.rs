@@ -1,12 +1,14 @@
 //! AEDAT 2.0 (jAER): a `#` text header, then big-endian `(u32 address, u32 timestamp)`.
 //!
 //! Addresses are interpreted by the chip named on the header's `AEChip:` line, following
-//! jAER's event extractors:
-//! * DVS128 (the default when no chip is named): `x = 127 - bits 1..7`, `y = bits 8..14`,
-//!   polarity ON when bit 0 is **0**; events with bit 15 set are sync/special events and are
+//! jAER's event extractors, then converted from jAER's bottom-left origin to the top-left
+//! origin that every other format here uses (`y -> H-1 - y`):
+//! * DVS128 (the default when no chip is named): `x = 127 - bits 1..7`,
+//!   `y = 127 - bits 8..14`, polarity ON when bit 0 is **0**; events with bit 15 set are
+//!   sync/special events and are dropped.
+//! * DAVIS (chip name contains `Davis`): `x = W-1 - bits 12..21`, `y = H-1 - bits 22..30`,
+//!   ON when bit 11 is set; APS/IMU samples (bit 31) and external-input events (bit 10) are
 //!   dropped.
-//! * DAVIS (chip name contains `Davis`): `x = W-1 - bits 12..21`, `y = bits 22..30`, ON when
-//!   bit 11 is set; APS/IMU samples (bit 31) and external-input events (bit 10) are dropped.
 //!
 //! Timestamps are unsigned 32-bit microseconds; a wrap-around (a backward jump of more
 //! than 2^31) adds 2^32 to every later timestamp.
@@ -99,15 +101,15 @@ pub fn decode(buf: &[u8]) -> Result<(Events, Chip)> {
                     continue;
                 }
                 let x = 127 - ((a >> 1) & 0x7f) as i16;
-                let y = ((a >> 8) & 0x7f) as i16;
+                let y = 127 - ((a >> 8) & 0x7f) as i16;
                 ev.push(x, y, t, a & 1 == 0);
             }
-            Chip::Davis(w, _) => {
+            Chip::Davis(w, h) => {
                 if a & 0x8000_0000 != 0 || a & (1 << 10) != 0 {
                     continue;
                 }
                 let x = (w as i32 - 1 - ((a >> 12) & 0x3ff) as i32) as i16;
-                let y = ((a >> 22) & 0x1ff) as i16;
+                let y = (h as i32 - 1 - ((a >> 22) & 0x1ff) as i32) as i16;
                 ev.push(x, y, t, a & (1 << 11) != 0);
             }
         }
@@ -131,7 +133,7 @@ mod tests {
         assert_eq!(chip, Chip::Dvs128);
         assert_eq!(ev.len(), 1);
         let e = ev.get(0).unwrap();
-        assert_eq!((e.x, e.y, e.t, e.p), (117, 5, 77, true));
+        assert_eq!((e.x, e.y, e.t, e.p), (117, 122, 77, true));
     }
 
     #[test]
