@@ -112,7 +112,15 @@ class _EventConv(torch.autograd.Function):
         xshape, geometry, stride, padding, has_bias = ctx.meta
         gx = gw = gb = None
         if ctx.needs_input_grad[0]:
-            gx = torch.nn.grad.conv2d_input(xshape, weight, g, stride=stride, padding=padding)
+            # a placeholder input (never read) in the input's layout: mkldnn then returns the
+            # gradient in that layout and takes a channels-last g without conversions
+            fmt = torch.channels_last if geometry[-1] else torch.contiguous_format
+            placeholder = torch.empty(xshape, memory_format=fmt)
+            w = weight.contiguous(memory_format=fmt)
+            gx = torch.ops.aten.convolution_backward(
+                g, placeholder, w, None, (stride, stride), (padding, padding), (1, 1), False,
+                (0, 0), 1, (True, False, False),
+            )[0]
         if ctx.needs_input_grad[1]:
             g_cl = g.permute(0, 2, 3, 1)
             if not g_cl.is_contiguous():
