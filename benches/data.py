@@ -191,11 +191,51 @@ def versions() -> str:
     return ", ".join(out)
 
 
+def saccade_stats(n: int) -> None:
+    """Compare saccade-converted MNIST digits with the real N-MNIST recordings of the same
+    digits (``nmnist/manifest.csv`` gives each sample's MNIST index)."""
+    import csv
+
+    rows = list(csv.DictReader((DATA / "nmnist" / "manifest.csv").read_text().splitlines()))
+    rows = [r for r in rows if r["split"] == "Train"][:n]
+    images, _ = sd.load_mnist(DATA / "mnist", train=True)
+    stats: dict[str, list] = {"sim": [], "real": []}
+    corr = []
+    t0 = time.perf_counter()
+    for r in rows:
+        sim = sd.saccades(images[int(r["mnist_index_1based"]) - 1])
+        real = sd.read(DATA / r["path"])
+        for key, ev in (("sim", sim), ("real", real)):
+            thirds = np.histogram(ev["t"], [0, 105_000, 210_000, 10**9])[0] / max(len(ev), 1)
+            stats[key].append([len(ev), ev["p"].mean(), ev["x"].mean(), ev["y"].mean(), ev["x"].std(),
+                               ev["y"].std(), len(np.unique(ev["y"].astype(int) * 34 + ev["x"])), *thirds])
+        hs = sd.to_frames(sim, (34, 34, 1), n_time_bins=1).ravel()
+        hr = sd.to_frames(real, (34, 34, 1), n_time_bins=1).ravel()
+        corr.append(np.corrcoef(hs, hr)[0, 1])
+    secs = time.perf_counter() - t0
+    names = ["events/sample", "ON fraction", "mean x", "mean y", "std x", "std y", "active pixels",
+             "share saccade 1", "share saccade 2", "share saccade 3"]
+    print(f"saccades vs real N-MNIST, {len(rows)} train digits ({secs / len(rows) * 1e3:.1f} ms/digit incl. reading)")
+    print("| statistic | saccade-converted MNIST (median [IQR]) | real N-MNIST (median [IQR]) |")
+    print("| --- | ---: | ---: |")
+    sim, real = np.array(stats["sim"]), np.array(stats["real"])
+    for k, name in enumerate(names):
+        fmt = "{:.0f}" if k in (0, 6) else "{:.2f}"
+        cell = [f"{fmt.format(np.median(a[:, k]))} [{fmt.format(np.percentile(a[:, k], 25))}-"
+                f"{fmt.format(np.percentile(a[:, k], 75))}]" for a in (sim, real)]
+        print(f"| {name} | {cell[0]} | {cell[1]} |")
+    print(f"| spatial histogram correlation, same digit | {np.mean(corr):.2f} (mean) | |")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    ap.add_argument("--saccades", type=int, default=0, metavar="N",
+                    help="also compare N saccade-converted MNIST digits with real N-MNIST")
     args = ap.parse_args(argv)
+    if args.saccades:
+        saccade_stats(args.saccades)
     rows = run(args.repeat)
     print(f"# {time.strftime('%Y-%m-%d')} — {machine()}; {versions()}")
     if args.markdown:
