@@ -478,7 +478,11 @@ pub fn build(spec: &ConnectSpec, e: &Endpoints) -> Result<Projection> {
     };
     let (d_steps, uni_steps) = match e.dt {
         Some(dt) => {
-            let uni = if uniform_delay { delay_steps(&[scalar_delay], dt, false)?[0] } else { 0 };
+            let uni = if uniform_delay {
+                delay_steps(&[scalar_delay], dt, false)?[0]
+            } else {
+                0
+            };
             let steps = if uniform_delay {
                 Vec::new()
             } else {

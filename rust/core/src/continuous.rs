@@ -293,9 +293,13 @@ impl State {
         for &i in &touched[..nt] {
             let i = i as usize;
             let forced = std::mem::replace(&mut ps.forced[i], false);
-            let (xe, xi) = (ps.inbox[i].ex, ps.inbox[i].inh);
+            let xe = ps.inbox[i].ex;
             ps.inbox[i].ex = 0.0;
-            ps.inbox[i].inh = 0.0;
+            let xi = if ps.split {
+                std::mem::replace(&mut ps.inh[i], 0.0)
+            } else {
+                0.0
+            };
             let (last, rt) = (ps.last_t[i], ps.ref_t[i]);
             let refractory = t <= rt;
             if refractory && !forced && d.synapse == SynapseKind::Delta {

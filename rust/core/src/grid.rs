@@ -135,6 +135,53 @@ fn predict(
     }
 }
 
+/// The common case, specialised: LIF with delta synapses, one parameter set for the whole
+/// population, no bias (so no predictions). Same arithmetic as the general path.
+fn quiescent_delta(
+    d: &Dynamics,
+    ps: &mut PopState,
+    touched: &[u32],
+    s: i64,
+    p32: u32,
+    spikes: &mut Vec<(u32, u32, u32)>,
+) {
+    let (beta, th, reset_u, ref_steps) = (
+        d.beta.at(0),
+        d.th.at(0),
+        d.reset_u.at(0),
+        d.ref_steps(0) as i64,
+    );
+    let n = ps.u.len();
+    let (u, last, ref_end, inbox) = (
+        &mut ps.u[..n],
+        &mut ps.last[..n],
+        &mut ps.ref_end[..n],
+        &mut ps.inbox[..n],
+    );
+    for &i in touched {
+        let i = i as usize;
+        let x = std::mem::replace(&mut inbox[i].ex, 0.0);
+        let rend = ref_end[i];
+        let start = last[i].max(rend);
+        last[i] = s;
+        if s <= rend {
+            continue; // refractory: input discarded, voltage held
+        }
+        let k = (s - start) as u64;
+        let mut v = if k == 1 {
+            beta * u[i] + 0.0
+        } else {
+            d.grid_free_delta(i, u[i], k, 0.0)
+        } + x;
+        if v >= th {
+            spikes.push((p32, i as u32, 1));
+            v = reset_u;
+            ref_end[i] = s + ref_steps;
+        }
+        u[i] = v;
+    }
+}
+
 /// Membrane potential (absolute mV) of neuron `i` at step `s` without changing anything.
 pub(crate) fn peek(d: &Dynamics, ps: &PopState, i: usize, s: i64) -> f64 {
     let (last, rend) = (ps.last[i], ps.ref_end[i]);
@@ -272,6 +319,11 @@ impl State {
         }
         let p32 = p as u32;
         let needs_prediction = !d.quiescent || !ps.i_ext.is_empty();
+        if !needs_prediction && d.synapse == SynapseKind::Delta && d.uniform() {
+            quiescent_delta(d, ps, &touched[..nt], s, p32, spikes_now);
+            ps.touched = touched;
+            return;
+        }
         match d.synapse {
             SynapseKind::Delta => {
                 for &i in &touched[..nt] {
@@ -301,9 +353,9 @@ impl State {
             SynapseKind::Exp => {
                 for &i in &touched[..nt] {
                     let i = i as usize;
-                    let (xe, xi) = (ps.inbox[i].ex, ps.inbox[i].inh);
+                    let (xe, xi) = (ps.inbox[i].ex, ps.inh[i]);
                     ps.inbox[i].ex = 0.0;
-                    ps.inbox[i].inh = 0.0;
+                    ps.inh[i] = 0.0;
                     let (last, rend) = (ps.last[i], ps.ref_end[i]);
                     let itot = d.i_e.at(i) + ext(ps, i);
                     let mut st = [ps.u[i], ps.ie[i], ps.ii[i]];
@@ -410,21 +462,18 @@ impl State {
             ..
         } = self;
         let ps = pops[p].poisson.as_mut().expect("poisson state");
-        let mut local = std::mem::replace(
-            &mut ps.rng,
-            crate::rng::stream(0, crate::rng::Purpose::Poisson, 0, 0),
-        );
-        let sampler = ps.sampler.clone();
-        let means = std::mem::take(&mut ps.means);
-        let mut drawn: Vec<u32> = (0..n)
-            .map(|j| match &sampler {
-                Some(smp) => smp.sample(&mut local),
-                None => crate::rng::poisson(&mut local, means[j]),
-            })
-            .collect();
-        let ps = pops[p].poisson.as_mut().expect("poisson state");
-        ps.rng = local;
-        ps.means = means;
+        let mut drawn = std::mem::take(&mut ps.buffer);
+        drawn.clear();
+        let PoissonState {
+            rng,
+            sampler,
+            means,
+            ..
+        } = ps;
+        match sampler {
+            Some(smp) => drawn.extend((0..n).map(|_| smp.sample(rng))),
+            None => drawn.extend(means.iter().map(|&m| crate::rng::poisson(rng, m))),
+        }
         let total: u64 = drawn.iter().map(|&c| c as u64).sum();
         counts.spikes[p] += total;
         for &k in &pop.outgoing {
@@ -438,18 +487,21 @@ impl State {
             let split = post.split && w < 0.0;
             let PopState {
                 inbox,
+                inh,
                 touched,
                 n_touched,
                 ..
             } = post;
+            let (inbox, touched) = (&mut inbox[..], &mut touched[..]);
             let mut nt = *n_touched;
             for (j, &c) in drawn.iter().enumerate() {
                 let t = pr.targets[j];
-                let b = &mut inbox[t as usize];
                 let x = c as f64 * w;
                 if split {
-                    b.inh += x;
-                } else {
+                    inh[t as usize] += x;
+                }
+                let b = &mut inbox[t as usize];
+                if !split {
                     b.ex += x;
                 }
                 let fresh = c > 0 && b.stamp != *epoch;
@@ -461,7 +513,7 @@ impl State {
             }
             *n_touched = nt;
         }
-        drawn.clear();
+        pops[p].poisson.as_mut().expect("poisson state").buffer = drawn;
     }
 }
 

@@ -182,6 +182,14 @@ impl Dynamics {
         }
     }
 
+    /// True when every neuron shares one parameter set (all columns are scalars).
+    pub fn uniform(&self) -> bool {
+        self.beta.0.len() == 1
+            && self.th.0.len() == 1
+            && self.reset_u.0.len() == 1
+            && self.ref_steps.len() == 1
+    }
+
     #[inline(always)]
     pub fn ref_steps(&self, i: usize) -> u64 {
         if self.ref_steps.len() == 1 {

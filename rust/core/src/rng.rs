@@ -59,16 +59,20 @@ pub fn normal(rng: &mut Stream) -> f64 {
     }
 }
 
-/// Poisson sampler for a fixed mean: inversion over a precomputed table of 32-bit CDF
-/// thresholds for small means (a few comparisons per draw), `rand_distr` beyond.
+/// Poisson sampler for a fixed mean: inversion of a uniform u32 against the CDF scaled to
+/// 2^32, sped up by a guide table (the top bits of the uniform give the first candidate, so
+/// a draw is one table read and, almost always, one compare). `rand_distr` for large means.
 #[derive(Clone, Debug)]
 pub struct PoissonSampler {
     mean: f64,
-    /// `thresholds[k]` = P(X <= k) scaled to 2^32 (saturated); the draw is the number of
-    /// thresholds a uniform u32 reaches, counted without branches.
+    /// `thresholds[k]` = P(X <= k) scaled to 2^32 (saturated).
     thresholds: Vec<u32>,
+    /// `guide[c]` = the draw for the smallest uniform of cell `c` (cells of 2^20).
+    guide: Vec<u8>,
     large: Option<rand_distr::Poisson<f64>>,
 }
+
+const GUIDE_BITS: u32 = 12;
 
 impl PoissonSampler {
     pub fn new(mean: f64) -> Self {
@@ -76,6 +80,7 @@ impl PoissonSampler {
             return Self {
                 mean,
                 thresholds: Vec::new(),
+                guide: Vec::new(),
                 large: rand_distr::Poisson::new(mean).ok(),
             };
         }
@@ -90,9 +95,17 @@ impl PoissonSampler {
             k += 1;
             p *= mean / k as f64;
         }
+        let shift = 32 - GUIDE_BITS;
+        let guide = (0..1u64 << GUIDE_BITS)
+            .map(|c| {
+                let u = (c << shift) as u32;
+                thresholds.iter().take_while(|&&t| u >= t).count().min(255) as u8
+            })
+            .collect();
         Self {
             mean,
             thresholds,
+            guide,
             large: None,
         }
     }
@@ -108,7 +121,11 @@ impl PoissonSampler {
             return rng.sample(d) as u32;
         }
         let u = rng.next_u32();
-        self.thresholds.iter().map(|&t| u32::from(u >= t)).sum()
+        let mut k = self.guide[(u >> (32 - GUIDE_BITS)) as usize] as usize;
+        while k < self.thresholds.len() && u >= self.thresholds[k] {
+            k += 1;
+        }
+        k as u32
     }
 }
 

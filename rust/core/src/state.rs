@@ -21,14 +21,16 @@ pub(crate) struct PoissonState {
     /// Direct drive where every outgoing projection has exactly one synapse per source and
     /// one weight, and nobody records the source: a fused draw-and-add loop.
     pub one_to_one: bool,
+    /// Reused per-step buffer of drawn counts.
+    pub buffer: Vec<u32>,
 }
 
 /// Input gathered for one neuron in the current step/instant; `stamp` says which step.
 #[derive(Clone, Copy, Default)]
 #[repr(C)]
 pub(crate) struct Inbox {
+    /// Summed input (delta synapses: all of it; exp synapses: the excitatory part).
     pub ex: f64,
-    pub inh: f64,
     pub stamp: u64,
 }
 
@@ -51,8 +53,9 @@ pub(crate) struct PopState {
     pub i_ext: Vec<f64>,
     /// Inbox for the step/instant being processed (one cache line per synaptic event).
     pub inbox: Vec<Inbox>,
-    /// Exp synapses: inputs split by sign.
+    /// Exp synapses: inputs split by sign; the inhibitory part is gathered here.
     pub split: bool,
+    pub inh: Vec<f64>,
     pub forced: Vec<bool>,
     /// `touched[..n_touched]`: neurons with input (or a wake) this step, each once. The buffer
     /// has one slot per neuron so appending needs no branch.
@@ -127,6 +130,7 @@ impl State {
                             s.ie = vec![0.0; n];
                             s.ii = vec![0.0; n];
                             s.split = true;
+                            s.inh = vec![0.0; n];
                         }
                         if grid {
                             s.last = vec![0; n];
@@ -160,6 +164,7 @@ impl State {
                             skip: None,
                             direct,
                             one_to_one,
+                            buffer: Vec::new(),
                         };
                         if let Some(dt) = model.dt {
                             match rates {
@@ -332,18 +337,20 @@ impl State {
         let split = ps.split;
         let PopState {
             inbox,
+            inh,
             touched,
             n_touched,
             ..
         } = ps;
+        let (inbox, inh, touched) = (&mut inbox[..], &mut inh[..], &mut touched[..]);
         let mut nt = *n_touched;
         match &pr.weights {
             Weights::Uniform(w) => {
                 let w = w * mult;
                 if split && w < 0.0 {
                     for &t in targets {
+                        inh[t as usize] += w;
                         let b = &mut inbox[t as usize];
-                        b.inh += w;
                         touched[nt] = t;
                         nt += usize::from(b.stamp != epoch);
                         b.stamp = epoch;
@@ -361,11 +368,12 @@ impl State {
             Weights::PerSynapse(ws) => {
                 let ws = &ws[e.start as usize..e.end as usize];
                 for (&t, &w) in targets.iter().zip(ws) {
-                    let b = &mut inbox[t as usize];
                     let w = w as f64 * mult;
                     if split && w < 0.0 {
-                        b.inh += w;
-                    } else {
+                        inh[t as usize] += w;
+                    }
+                    let b = &mut inbox[t as usize];
+                    if !(split && w < 0.0) {
                         b.ex += w;
                     }
                     touched[nt] = t;
