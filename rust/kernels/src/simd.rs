@@ -21,6 +21,53 @@ pub(crate) fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
     }
 }
 
+/// `dst[i] = sum_e val[e] * src[idx[e] * n + off + i]` for `i < dst.len()` (overwrites `dst`).
+///
+/// Columns are taken in register-sized blocks (128, then 16, then one at a time), so each
+/// block of `dst` stays in registers while all selected rows of `src` stream through.
+#[inline(always)]
+pub(crate) fn gather_sum(
+    dst: &mut [f32],
+    idx: &[i32],
+    val: &[f32],
+    src: &[f32],
+    n: usize,
+    off: usize,
+) {
+    #[inline(always)]
+    fn block<const C: usize>(
+        dst: &mut [f32],
+        idx: &[i32],
+        val: &[f32],
+        src: &[f32],
+        n: usize,
+        off: usize,
+    ) {
+        let mut acc = [0.0f32; C];
+        for (&k, &v) in idx.iter().zip(val) {
+            let s = &src[k as usize * n + off..][..C];
+            for i in 0..C {
+                acc[i] += v * s[i];
+            }
+        }
+        dst[..C].copy_from_slice(&acc);
+    }
+    let w = dst.len();
+    let mut c = 0;
+    while c + 128 <= w {
+        block::<128>(&mut dst[c..], idx, val, src, n, off + c);
+        c += 128;
+    }
+    while c + 16 <= w {
+        block::<16>(&mut dst[c..], idx, val, src, n, off + c);
+        c += 16;
+    }
+    while c < w {
+        block::<1>(&mut dst[c..], idx, val, src, n, off + c);
+        c += 1;
+    }
+}
+
 /// Define `$name(args)` that runs `$body` compiled for AVX2+FMA when the CPU has them.
 macro_rules! dispatch {
     ($(#[$m:meta])* $vis:vis fn $name:ident($($arg:ident : $ty:ty),* $(,)?) $body:block) => {

@@ -8,7 +8,7 @@
 use rayon::prelude::*;
 
 use crate::par::SyncPtr;
-use crate::simd::{axpy, dispatch};
+use crate::simd::{dispatch, gather_sum};
 use crate::{check_len, KernelError, Result};
 
 /// A sparse `[rows, cols]` matrix in compressed-sparse-row form.
@@ -296,11 +296,7 @@ dispatch! {
     fn grad_weight_block(t: &CsrRef<'_>, g: &[f32], n: usize, k0: usize, k1: usize, acc: &mut [f32]) {
         for kk in k0..k1 {
             let (idx, val) = t.row(kk);
-            let a = &mut acc[(kk - k0) * n..(kk - k0 + 1) * n];
-            for (&r, &v) in idx.iter().zip(val) {
-                let r = r as usize;
-                axpy(a, v, &g[r * n..(r + 1) * n]);
-            }
+            gather_sum(&mut acc[(kk - k0) * n..(kk - k0 + 1) * n], idx, val, g, n, 0);
         }
     }
 }
@@ -310,14 +306,9 @@ dispatch! {
         orow: &mut [f32], idx: &[i32], val: &[f32], wt: &[f32], n: usize, c0: usize,
         bias: Option<&[f32]>,
     ) {
-        let w = orow.len();
-        match bias {
-            Some(b) => orow.copy_from_slice(b),
-            None => orow.fill(0.0),
-        }
-        for (&k, &v) in idx.iter().zip(val) {
-            let s = k as usize * n + c0;
-            axpy(orow, v, &wt[s..s + w]);
+        gather_sum(orow, idx, val, wt, n, c0);
+        if let Some(b) = bias {
+            orow.iter_mut().zip(b).for_each(|(o, b)| *o += b);
         }
     }
 }
