@@ -144,3 +144,25 @@ def test_event_conv_reads_channels_last_input():
     ref = _grads(layer, x.contiguous(), g)
     for a, b in zip(got, ref):
         assert rel(a, b) < 1e-5
+
+
+def test_buffer_cache_never_lends_live_memory():
+    from spikeflow.torch import _kernels
+
+    n = 1 << 17
+    a = _kernels.empty(n)
+    a.fill_(1.0)
+    b = _kernels.empty(n)
+    assert a.data_ptr() != b.data_ptr()
+    b.fill_(2.0)
+    assert float(a.sum()) == n
+    view = a[10:]
+    ptr = a.data_ptr()
+    del a
+    c = _kernels.empty(n)
+    assert c.data_ptr() != ptr  # a view still holds a's memory
+    del view
+    d = _kernels.empty(n)
+    assert d.data_ptr() == ptr  # now it is reused
+    assert _kernels.cache_bytes() >= 0
+    _kernels.cache_clear()
