@@ -31,6 +31,7 @@ T_STEPS = 25
 DENSITY = 0.05
 BATCH = {"B4": 64, "B5": 32}
 BETA = 0.9
+THREADS = int(os.environ.get("SPIKEFLOW_BENCH_THREADS", "2"))
 ADAM_FUSED = os.environ.get("SPIKEFLOW_BENCH_ADAM", "fused") == "fused"  # same for every framework
 NMNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "nmnist"
 FRAMEWORKS = ["spikeflow", "dense", "snntorch", "norse", "spikingjelly"]
@@ -248,18 +249,18 @@ def worker(bench: str, fw: str, compiled: bool, steps: int, warmup: int) -> dict
     import torch
     import torch.nn.functional as F
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(THREADS)
     torch.manual_seed(0)
     batches = make_batches(bench, 4)
     model = MODELS[fw](bench.split("-")[0])
     params = list(model.module.parameters())
     opt = torch.optim.Adam(params, lr=1e-3, fused=ADAM_FUSED)
-    fwd = model
+    call: Callable = model
     if compiled:
-        fwd = torch.compile(model.fwd)  # type: ignore[assignment]
-        call = (lambda x: fwd(model.module, x))
-    else:
-        call = model
+        compiled_fwd = torch.compile(model.fwd)
+
+        def call(x: Any) -> Any:
+            return compiled_fwd(model.module, x)
     base = _rss_mb("VmRSS")
     rates: list[float] = []
 
@@ -311,9 +312,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeat", type=int, default=2,
                     help="run every configuration this many times, round-robin, and keep the "
                     "fastest median (the machine is shared; this filters out busy periods)")
+    ap.add_argument("--threads", type=int, default=2, help="torch (and rayon) threads")
     ap.add_argument("--json", type=Path, help="also write all results to this file")
     ap.add_argument("--worker", nargs=3, metavar=("BENCH", "FW", "COMPILED"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    os.environ["SPIKEFLOW_BENCH_THREADS"] = str(args.threads)
+    os.environ["RAYON_NUM_THREADS"] = str(args.threads)
+    global THREADS
+    THREADS = args.threads
     if args.worker:
         bench, fw, comp = args.worker
         print(json.dumps(worker(bench, fw, comp == "1", args.steps, args.warmup)))
@@ -321,7 +327,8 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     print(f"# {time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs, torch {torch.__version__}, 2 threads")
+          f"{os.cpu_count()} CPUs, torch {torch.__version__}, {args.threads} threads, "
+          f"load average {os.getloadavg()[0]:.1f}")
     configs = [(bench, fw, compiled) for bench in args.bench for fw in args.frameworks
                for compiled in ([False] if args.no_compile or fw in ("spikeflow", "dense")
                                 else [False, True])]
