@@ -51,6 +51,44 @@ impl Events {
         self.bytes.extend_from_slice(&r);
     }
 
+    /// Appends `n` records produced by `fill`, which writes record `i` into its 13-byte
+    /// slot and returns whether to keep it (dropped slots are reused). Faster than `push`
+    /// for fixed-size input records: one allocation, no per-event capacity checks.
+    #[inline]
+    pub fn extend_with(
+        &mut self,
+        n: usize,
+        mut fill: impl FnMut(usize, &mut [u8; RECORD_SIZE]) -> bool,
+    ) {
+        let start = self.bytes.len();
+        self.bytes.resize(start + n * RECORD_SIZE, 0);
+        let mut w = start;
+        for i in 0..n {
+            let slot: &mut [u8; RECORD_SIZE] = (&mut self.bytes[w..w + RECORD_SIZE])
+                .try_into()
+                .expect("slot of RECORD_SIZE bytes");
+            if fill(i, slot) {
+                w += RECORD_SIZE;
+            }
+        }
+        self.bytes.truncate(w);
+    }
+
+    /// Writes one record into a slot (used with [`Events::extend_with`]).
+    #[inline(always)]
+    pub fn write(slot: &mut [u8; RECORD_SIZE], x: i16, y: i16, t: i64, p: bool) {
+        slot[0..2].copy_from_slice(&x.to_le_bytes());
+        slot[2..4].copy_from_slice(&y.to_le_bytes());
+        slot[4..12].copy_from_slice(&t.to_le_bytes());
+        slot[12] = p as u8;
+    }
+
+    /// Wraps packed records (length must be a multiple of [`RECORD_SIZE`]).
+    pub fn from_bytes(bytes: Vec<u8>) -> Self {
+        assert_eq!(bytes.len() % RECORD_SIZE, 0, "packed records must be whole");
+        Self { bytes }
+    }
+
     /// Number of events.
     pub fn len(&self) -> usize {
         self.bytes.len() / RECORD_SIZE

@@ -5,7 +5,7 @@
 //! timestamp-overflow marker (as in the dataset's original MATLAB reader): it adds
 //! 2^13 µs to every later timestamp and is itself dropped.
 use crate::error::{FormatError, Result};
-use crate::events::Events;
+use crate::events::{Events, RECORD_SIZE};
 
 /// Bytes per N-MNIST event.
 pub const EVENT_BYTES: usize = 5;
@@ -32,16 +32,34 @@ pub fn decode(buf: &[u8]) -> Result<Events> {
             ),
         ));
     }
-    let mut ev = Events::with_capacity(buf.len() / EVENT_BYTES);
+    let n = buf.len() / EVENT_BYTES;
+    if !buf.chunks_exact(EVENT_BYTES).any(|c| c[1] == OVERFLOW_Y) {
+        // common case: no overflow markers, a branch-free loop the compiler can unroll
+        let mut out = vec![0u8; n * RECORD_SIZE];
+        for (c, r) in buf
+            .chunks_exact(EVENT_BYTES)
+            .zip(out.chunks_exact_mut(RECORD_SIZE))
+        {
+            let t = (((c[2] & 0x7f) as i64) << 16) | ((c[3] as i64) << 8) | c[4] as i64;
+            r[0] = c[0];
+            r[2] = c[1];
+            r[4..12].copy_from_slice(&t.to_le_bytes());
+            r[12] = c[2] >> 7;
+        }
+        return Ok(Events::from_bytes(out));
+    }
+    let mut ev = Events::with_capacity(n);
     let mut offset = 0i64;
-    for c in buf.chunks_exact(EVENT_BYTES) {
+    ev.extend_with(n, |i, slot| {
+        let c = &buf[i * EVENT_BYTES..i * EVENT_BYTES + EVENT_BYTES];
         if c[1] == OVERFLOW_Y {
             offset += OVERFLOW_STEP;
-            continue;
+            return false;
         }
         let t = (((c[2] & 0x7f) as i64) << 16) | ((c[3] as i64) << 8) | c[4] as i64;
-        ev.push(c[0] as i16, c[1] as i16, t + offset, c[2] & 0x80 != 0);
-    }
+        Events::write(slot, c[0] as i16, c[1] as i16, t + offset, c[2] & 0x80 != 0);
+        true
+    });
     Ok(ev)
 }
 
