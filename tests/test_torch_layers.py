@@ -5,8 +5,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import spikeflow.torch as st
-from spikeflow.torch import sparse
+import spikeflow.torch as st  # noqa: E402
+from spikeflow.torch import sparse  # noqa: E402
 
 
 def rel(a: torch.Tensor, b: torch.Tensor) -> float:

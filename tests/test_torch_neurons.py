@@ -8,9 +8,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import spikeflow.torch as st
-from spikeflow.torch import functional as Fn
-from spikeflow.torch.params import LIFParameters
+import spikeflow.torch as st  # noqa: E402
+from spikeflow.torch import functional as Fn  # noqa: E402
+from spikeflow.torch.params import LIFParameters  # noqa: E402
 
 
 def rel(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -66,6 +66,11 @@ def test_to_model_round_trip():
     assert back.tau_m == pytest.approx(20.0) and back.v_th == pytest.approx(-54.0)
     assert back.i_e == pytest.approx(50.0) and back.reset == "value"
     assert isinstance(st.IF(v_th=2.0).to_model(), EngineIF)
+    layer = st.IF.from_model(EngineIF(v_th=1.5, reset="value"), dt=1.0)
+    z, _ = layer(torch.full((4, 1, 1), 0.5))
+    assert z.flatten().tolist() == [0.0, 0.0, 1.0, 0.0]
+    with pytest.raises(ValueError, match="no leak"):
+        st.IF(beta=0.9)
 
 
 @pytest.mark.parametrize("reset", ["subtract", "value"])

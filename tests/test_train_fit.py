@@ -5,8 +5,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import spikeflow.torch as st
-from spikeflow.train import (
+import spikeflow.torch as st  # noqa: E402
+from spikeflow.train import (  # noqa: E402
     CheckpointMismatchError,
     NonFiniteLossError,
     first_spike_loss,
@@ -14,7 +14,7 @@ from spikeflow.train import (
     fit,
     seed_everything,
 )
-from spikeflow.train.checkpoint import load_checkpoint
+from spikeflow.train.checkpoint import load_checkpoint  # noqa: E402
 
 
 def toy_data(n: int = 96, t: int = 12, seed: int = 0):

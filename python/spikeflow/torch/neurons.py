@@ -149,8 +149,11 @@ class IF(LIF):
     """Non-leaky integrate-and-fire neurons (``beta = 1``); same arguments as :class:`LIF`."""
 
     def __init__(self, **kwargs: Any) -> None:
-        if "beta" in kwargs or "tau_m" in kwargs or "learn_beta" in kwargs:
-            raise ValueError("IF has no leak: beta/tau_m/learn_beta do not apply")
+        beta = kwargs.pop("beta", 1.0)
+        if (not isinstance(beta, torch.Tensor) and beta != 1.0) or (
+            isinstance(beta, torch.Tensor) and not bool((beta == 1.0).all())
+        ) or "tau_m" in kwargs or kwargs.get("learn_beta"):
+            raise ValueError("IF has no leak: beta/tau_m/learn_beta do not apply (use LIF)")
         super().__init__(beta=1.0, **kwargs)
 
 
