@@ -159,3 +159,17 @@ def test_inputs_never_modified(nmnist):
     for f in [lambda e: T.flip_lr(e, SENSOR), T.flip_polarity, T.time_reverse, lambda e: T.time_jitter(e, 5, rng=0)]:
         f(nmnist)
     np.testing.assert_array_equal(nmnist, before)
+
+
+def test_frames_and_downsample_match_tonic(nmnist):
+    """Where Tonic is right, its ToFrame and ours agree exactly (see docs/data.md for the
+    n_time_bins, Denoise and RefractoryPeriod differences)."""
+    tt = pytest.importorskip("tonic.transforms")
+    for kw in [{"time_window": 10_000}, {"event_count": 500}, {"n_event_bins": 5}]:
+        np.testing.assert_array_equal(tt.ToFrame(sensor_size=SENSOR, **kw)(nmnist), sd.to_frames(nmnist, SENSOR, **kw))
+    for kw in [{"time_window": 10_000}, {"event_count": 500}]:
+        np.testing.assert_array_equal(
+            tt.ToFrame(sensor_size=SENSOR, include_incomplete=True, **kw)(nmnist),
+            sd.to_frames(nmnist, SENSOR, include_incomplete=True, **kw),
+        )
+    np.testing.assert_array_equal(tt.Downsample(spatial_factor=0.5)(nmnist)["x"], T.downsample(nmnist, SENSOR, (17, 17))["x"])
