@@ -111,3 +111,13 @@ def test_saccade_mnist_resembles_real_nmnist():
     assert 0.5 < np.median(ratios) < 2.0
     assert np.mean(corrs) > 0.7
     assert 0.4 < np.mean(on) < 0.6
+
+
+def test_saccades_many_matches_single_calls():
+    rng = np.random.default_rng(4)
+    imgs = rng.random((3, 8, 8))
+    many = sd.saccades_many(imgs, seed=10)
+    for i, ev in enumerate(many):
+        np.testing.assert_array_equal(ev, sd.saccades(imgs[i], seed=10 + i))
+    with pytest.raises(ValueError):
+        sd.saccades_many(imgs[0])

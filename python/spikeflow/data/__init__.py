@@ -36,7 +36,7 @@ from spikeflow.data.readers import (
     read_many,
     read_nmnist,
 )
-from spikeflow.data.saccades import NMNIST_CAMERA, saccade_path, saccades
+from spikeflow.data.saccades import NMNIST_CAMERA, saccade_path, saccades, saccades_many
 from spikeflow.data.spikesource import n_neurons, neuron_coords, neuron_ids, to_spike_source
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "NMNIST_CAMERA",
     "saccade_path",
     "saccades",
+    "saccades_many",
     "CIFAR10DVS",
     "EVENTS1D_DTYPE",
     "EVENTS_DTYPE",
