@@ -10,10 +10,9 @@ import os
 
 import numpy as np
 import pytest
+import spikeflow.data as sd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-import spikeflow.data as sd
 from test_data_common import require
 
 SEEDS = [
