@@ -199,3 +199,18 @@ def test_aedat31_bad_packets(tmp_path):
     p.write_bytes(b"#!AER-DAT3.1\r\n#no end\r\n")
     with pytest.raises(sd.EventFormatError, match="END-HEADER"):
         sd.read(p)
+
+
+def test_tonic_misreads_aedat31_packet_types(tmp_path):
+    """Documented difference: Tonic's AEDAT 3.1 path reads every packet as 8-byte polarity
+    events and ignores the valid bit and the timestamp overflow; spikeflow does not."""
+    tio = pytest.importorskip("tonic.io")
+    p = tmp_path / "mixed.aedat"
+    good = [(polarity(3, 4, 1), 10), (polarity(5, 6, 0, valid=False), 11)]
+    write_aedat31(p, [(2, 0, [(0xFFFF, 1)], 8), (1, 2, good, 8)])
+    ev = sd.read(p)
+    assert len(ev) == 1 and ev["t"][0] == (2 << 31) + 10
+    version, start, _ = tio.read_aedat_header_from_file(str(p))
+    raw = tio.get_aer_events_from_file(str(p), version, start)
+    assert len(raw) == 3  # the special event and the invalid event are read as data
+    assert int(raw["timeStamp"].max()) < 2**31  # the overflow field is lost

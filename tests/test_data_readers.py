@@ -101,9 +101,9 @@ def test_bs1_one_dimensional():
 def test_tonic_compatible_dtype_and_reader():
     tonic_io = pytest.importorskip("tonic.io")
     assert sd.EVENTS_DTYPE == tonic_io.events_struct
-    p = require("nmnist/unlabeled/sample_nmnist.bin")
-    want = tonic_io.read_mnist_file(str(p), dtype=tonic_io.events_struct)
-    assert_events_equal(sd.read(p), want)
+    files = sorted(glob.glob(str(require("nmnist") / "**" / "*.bin"), recursive=True))
+    for f, ev in zip(files, sd.read_many(files)):
+        assert_events_equal(ev, tonic_io.read_mnist_file(f, dtype=tonic_io.events_struct))
 
 
 def test_aedat4_matches_aedat_package():
