@@ -120,6 +120,7 @@ class NMNIST(EventDataset):
             raise DatasetNotFoundError(f"N-MNIST: no <digit>/*.bin files under {split}")
 
     def load(self, index: int) -> np.ndarray:
+        """The raw events of sample ``index``."""
         ev = read(self.samples[index], format="nmnist")
         if self.first_saccade_only:
             ev = ev[ev["t"] < 100_000]
@@ -192,6 +193,7 @@ class DVSGesture(EventDataset):
         self._cache: tuple[Path | None, np.ndarray | None] = (None, None)
 
     def load(self, index: int) -> np.ndarray:
+        """The raw events of sample ``index``."""
         trial, start, end = self.samples[index]
         if self._cache[0] != trial:
             self._cache = (trial, read(trial, format="aedat3"))
@@ -231,6 +233,7 @@ class CIFAR10DVS(EventDataset):
             )
 
     def load(self, index: int) -> np.ndarray:
+        """The raw events of sample ``index``."""
         return read(self.samples[index])
 
 
@@ -280,6 +283,7 @@ class SHD(EventDataset):
         self._h5 = None
 
     def load(self, index: int) -> np.ndarray:
+        """The raw events of sample ``index``."""
         import h5py
 
         if self._h5 is None:
