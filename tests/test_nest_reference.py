@@ -261,3 +261,20 @@ def test_spikeflow_equals_nest_brunel_like_network():
     net.run(T)
     _assert_same({1: sf_spikes(recs[1], dt)}, want, "spikeflow vs NEST (Brunel-like, 500 neurons)")
     del sf
+
+
+@pytest.mark.parametrize("synapse", ["delta", "exp"])
+def test_spikeflow_equals_nest_when_the_trajectory_grazes_the_threshold(synapse):
+    """R*I_e equals the threshold, so only float64 rounding decides whether and when the
+    neuron fires: NEST 3.10 fires at 72 ms (iaf_psc_delta and iaf_psc_exp); equal spikes
+    need NEST's arithmetic to the bit."""
+    sf = _engine()
+    lif = LIF(tau_m=2.0, v_rest=0.0, v_th=8.0, v_reset=0.0, t_ref=0.0, c_m=100.0, i_e=400.0,
+              synapse=synapse, tau_syn_ex=2.0, tau_syn_in=1.0)
+    spec = NetSpec(1.0, [PopSpec(1, lif)], [], 150.0)
+    want = _run_nest(spec)
+    assert want[0][0].tolist()[:1] == [72]
+    net, nodes, projs, recs = build_spikeflow(spec)
+    net.run(spec.duration)
+    _assert_same({0: sf_spikes(recs[0], 1.0)}, want, "spikeflow vs NEST (threshold grazing)")
+    del sf

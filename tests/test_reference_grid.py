@@ -408,17 +408,19 @@ def test_engine_membrane_potential_equals_reference_to_the_last_bit(synapse, see
     np.testing.assert_array_equal(np.asarray(vm.v)[:, 0], ref.voltage(ids[1], times)[:, 0])
 
 
-def test_engine_fires_when_the_float_trajectory_reaches_a_threshold_equal_to_the_steady_state():
+@pytest.mark.parametrize("synapse", ["delta", "exp"])
+def test_engine_fires_when_the_float_trajectory_reaches_a_threshold_equal_to_the_steady_state(synapse):
     """R*I_e equals the threshold: in exact arithmetic never reached, in NEST's float64
-    arithmetic reached at step 72 (NEST 3.10 iaf_psc_delta spikes at 72.0 ms)."""
+    arithmetic reached at step 72 (NEST 3.10 iaf_psc_delta and iaf_psc_exp spike at 72 ms)."""
     sf = _engine()
+    kw = dict(tau_m=2.0, v_rest=0.0, v_th=8.0, v_reset=0.0, t_ref=0.0, c_m=100.0, i_e=400.0,
+              synapse=synapse, tau_syn_ex=2.0, tau_syn_in=1.0)
     net = sf.Network(dt=1.0, seed=0)
-    p = net.add_population(1, sf.LIF(tau_m=2.0, v_rest=0.0, v_th=8.0, v_reset=0.0, t_ref=0.0,
-                                     c_m=100.0, i_e=400.0))
+    p = net.add_population(1, sf.LIF(**kw))
     rec = net.record_spikes(p)
     net.run(73.0)
     ref = ReferenceNetwork(1.0)
-    q = ref.add_population(1, LIF(tau_m=2.0, v_rest=0.0, v_th=8.0, v_reset=0.0, t_ref=0.0, c_m=100.0, i_e=400.0))
+    q = ref.add_population(1, LIF(**kw))
     ref.run(73.0)
     assert ref.spikes(q)[0].tolist() == [72]
     assert np.asarray(rec.times).tolist() == [72.0]
