@@ -25,7 +25,6 @@ import pytest
 nest = pytest.importorskip("nest")
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
-
 from reference import (  # noqa: E402
     LIF,
     ConnSpec,
@@ -128,7 +127,7 @@ def test_nest_delay_and_refractory_mapping(times, delay, t_ref, expected):
 
 def test_nest_spike_generator_refuses_time_zero():
     nest.ResetKernel()
-    with pytest.raises(Exception):
+    with pytest.raises(nest.NESTError, match="cannot be set to 0"):
         nest.Create("spike_generator", {"spike_times": [0.0]})
 
 
