@@ -110,7 +110,6 @@ def peak_rss_mb(children: bool = False) -> float:
 
 def run_spikeflow(size: str, T: float, seed: int) -> dict:
     import numpy as np
-
     import spikeflow as sf
 
     p = params(size)
@@ -187,8 +186,8 @@ def run_nest(size: str, T: float, seed: int, threads: int) -> dict:
 
 def _brian2_network(size: str, seed: int):
     import numpy as np
-    from brian2 import (Network, NeuronGroup, PoissonInput, SpikeMonitor, Synapses, defaultclock,
-                        ms, mV, seed as b2seed)
+    from brian2 import Network, NeuronGroup, PoissonInput, SpikeMonitor, Synapses, defaultclock, ms, mV
+    from brian2 import seed as b2seed
 
     p = params(size)
     b2seed(seed)
