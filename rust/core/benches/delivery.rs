@@ -1,1 +1,117 @@
-fn main() {}
+//! Criterion benches of the hot paths: spike delivery (fan-out into the targets' inboxes and
+//! lazy updates), and a Brunel network slice. Throughput is reported per synaptic event.
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use spikeflow_core::{ConnectSpec, Network, NeuronSpec, Param, Rule, Values};
+
+fn brunel(scale: usize, seed: u64) -> Network {
+    let (ne, ni, ce, ci) = (4000 * scale, 1000 * scale, 400 * scale, 100 * scale);
+    let (j, g) = (0.1, 5.0);
+    let rate = 2.0 * 20.0 / (j * ce as f64 * 20.0) * ce as f64 * 1000.0;
+    let mut net = Network::new(Some(0.1), seed).unwrap();
+    let spec = NeuronSpec::lif(20.0, 0.0, 20.0, 0.0, 2.0);
+    let e = net.add_population(ne, spec.clone(), None).unwrap();
+    let i = net.add_population(ni, spec, None).unwrap();
+    let conn = |k, w| ConnectSpec {
+        rule: Rule::FixedInDegree {
+            k,
+            autapses: true,
+            multapses: true,
+        },
+        weight: Values::Scalar(w),
+        delay: Values::Scalar(1.5),
+    };
+    for post in [e, i] {
+        net.connect(e, post, &conn(ce, j)).unwrap();
+        net.connect(i, post, &conn(ci, -g * j)).unwrap();
+        let n = if post == e { ne } else { ni };
+        let noise = net.add_poisson(n, Param::Scalar(rate), None).unwrap();
+        let one = ConnectSpec {
+            rule: Rule::OneToOne,
+            weight: Values::Scalar(j),
+            delay: Values::Scalar(1.5),
+        };
+        net.connect(noise, post, &one).unwrap();
+    }
+    net
+}
+
+/// Recurrent synaptic events of a Brunel run of `ms` after a warm-up.
+fn recurrent_events(net: &Network) -> u64 {
+    let s = net.summary();
+    // Projections 0,1 and 3,4 are recurrent; 2 and 5 the Poisson drive.
+    [0, 1, 3, 4]
+        .iter()
+        .map(|&k| s.counts.synaptic_events[k])
+        .sum()
+}
+
+fn bench_brunel(c: &mut Criterion) {
+    let mut group = c.benchmark_group("brunel_delta");
+    group.sample_size(10);
+    for scale in [1usize] {
+        // Measure the events of one 100 ms slice to set the throughput.
+        let mut probe = brunel(scale, 1);
+        probe.run(100.0).unwrap();
+        let before = recurrent_events(&probe);
+        probe.run(100.0).unwrap();
+        let events = recurrent_events(&probe) - before;
+        group.throughput(Throughput::Elements(events));
+        group.bench_with_input(
+            BenchmarkId::new("100ms_slice", scale),
+            &scale,
+            |b, &scale| {
+                b.iter_batched(
+                    || {
+                        let mut net = brunel(scale, 1);
+                        net.run(100.0).unwrap();
+                        net
+                    },
+                    |mut net| net.run(100.0).unwrap(),
+                    criterion::BatchSize::LargeInput,
+                )
+            },
+        );
+    }
+    group.finish();
+}
+
+fn bench_fanout(c: &mut Criterion) {
+    // 1000 sources firing in lock-step onto 10000 targets (out-degree 1000): pure delivery.
+    let mut group = c.benchmark_group("fanout");
+    group.sample_size(10);
+    let (n_src, n_tgt, k) = (1000usize, 10_000usize, 1000usize);
+    let times: Vec<f64> = (0..n_src).map(|s| 0.1 * (1 + s % 100) as f64).collect();
+    let ids: Vec<u32> = (0..n_src as u32).collect();
+    group.throughput(Throughput::Elements((n_src * k) as u64));
+    group.bench_function("delta_1M_events", |b| {
+        b.iter_batched(
+            || {
+                let mut net = Network::new(Some(0.1), 3).unwrap();
+                let src = net.add_spike_source(n_src, &times, &ids, None).unwrap();
+                let tgt = net
+                    .add_population(n_tgt, NeuronSpec::lif(20.0, 0.0, 1e9, 0.0, 0.0), None)
+                    .unwrap();
+                let spec = ConnectSpec {
+                    rule: Rule::FixedOutDegree {
+                        k,
+                        autapses: true,
+                        multapses: true,
+                    },
+                    weight: Values::Uniform {
+                        low: 0.0,
+                        high: 0.1,
+                    },
+                    delay: Values::Scalar(0.1),
+                };
+                net.connect(src, tgt, &spec).unwrap();
+                net
+            },
+            |mut net| net.run(12.0).unwrap(),
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_fanout, bench_brunel);
+criterion_main!(benches);

@@ -57,6 +57,11 @@ fn crossing_delta(d: &Dynamics, i: usize, u: f64, itot: f64) -> Option<u64> {
     } else {
         let vinf = d.v_inf(i, itot);
         if vinf <= th {
+            // Asymptote at threshold (to rounding): only a step-by-step walk can tell whether
+            // the rounded recurrence reaches it.
+            if itot != 0.0 && vinf >= th - 1e-9 * th.abs().max(1.0) {
+                return walk_to_threshold(d, i, u, itot);
+            }
             return None;
         }
         ((th - vinf) / (u - vinf)).ln() / d.beta.at(i).ln()
@@ -77,11 +82,44 @@ fn crossing_delta(d: &Dynamics, i: usize, u: f64, itot: f64) -> Option<u64> {
     None
 }
 
+/// Iterate the one-step recurrence until it reaches threshold or stops changing.
+fn walk_to_threshold(d: &Dynamics, i: usize, u: f64, itot: f64) -> Option<u64> {
+    let (beta, cb, th) = (d.beta.at(i), d.p20.at(i) * itot, d.th.at(i));
+    let mut u = u;
+    for k in 1..=crate::neuron::ITERATE_BIASED_MAX {
+        let next = beta * u + cb;
+        if next >= th {
+            return Some(k);
+        }
+        if next == u {
+            return None;
+        }
+        u = next;
+    }
+    None
+}
+
 /// First k >= 1 at which the input-free exp-synapse trajectory from `st` reaches threshold.
 fn crossing_exp(d: &Dynamics, i: usize, st: [f64; 3], itot: f64) -> Option<u64> {
     let th = d.th.at(i);
     if d.grid_free_exp(i, st, 1, itot)[0] >= th {
         return Some(1);
+    }
+    let vinf = d.v_inf(i, itot);
+    if itot != 0.0 && vinf <= th && vinf >= th - 1e-9 * th.abs().max(1.0) {
+        // Asymptote at threshold (to rounding): walk the rounded recurrence.
+        let mut s = st;
+        for k in 1..=crate::neuron::ITERATE_BIASED_MAX {
+            let next = d.grid_free_exp(i, s, 1, itot);
+            if next[0] >= th {
+                return Some(k);
+            }
+            if next == s {
+                return None;
+            }
+            s = next;
+        }
+        return None;
     }
     let mut base = 0u64;
     for _ in 0..8 {

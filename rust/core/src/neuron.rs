@@ -11,6 +11,12 @@ use rand::Rng;
 /// step-by-step simulation); longer silences use the closed form.
 pub const ITERATE_MAX: u64 = 32;
 
+/// Neurons with a bias current iterate silences up to this many steps, so that the rounding
+/// of a step-by-step simulation (which decides spikes when the bias holds `v` within an ulp
+/// of threshold) is reproduced exactly. Such a neuron is woken at its crossing anyway, so the
+/// silences it integrates are short unless its bias is below threshold.
+pub const ITERATE_BIASED_MAX: u64 = 4096;
+
 /// A column of per-neuron constants; length 1 means "same for all".
 #[derive(Clone, Debug, Default)]
 pub struct Col(pub Vec<f64>);
@@ -53,6 +59,42 @@ pub fn psc_response(t: f64, tau_m: f64, tau_s: f64, c_m: f64) -> f64 {
         return t / c_m * em;
     }
     -em * (-t * delta).exp_m1() / (c_m * delta)
+}
+
+/// `expm1` as NEST computes it when built without the C library's (its PyPI build): a
+/// Taylor series below ln 2.
+fn nest_expm1(x: f64) -> f64 {
+    if x == 0.0 {
+        return 0.0;
+    }
+    if x.abs() > std::f64::consts::LN_2 {
+        return x.exp() - 1.0;
+    }
+    let (mut sum, mut term, mut n) = (x, x * x / 2.0, 2.0);
+    while term.abs() > sum.abs() * f64::EPSILON {
+        sum += term;
+        n += 1.0;
+        term *= x / n;
+    }
+    sum
+}
+
+/// One-step current-to-voltage propagator of NEST's `iaf_psc_exp` (IAFPropagatorExp),
+/// with its fallback at the `tau_syn == tau_m` singularity.
+fn nest_propagator_exp(tau_syn: f64, tau_m: f64, c_m: f64, h: f64) -> f64 {
+    let beta = if tau_m != tau_syn {
+        tau_syn * tau_m / (tau_m - tau_syn)
+    } else {
+        f64::INFINITY
+    };
+    let gamma = beta / c_m;
+    let inv_beta = (tau_m - tau_syn) / (tau_syn * tau_m);
+    let p32 = gamma * (-h * (1.0 / tau_syn)).exp() * nest_expm1(h * inv_beta);
+    if p32.is_normal() && p32 > 0.0 {
+        p32
+    } else {
+        h * (1.0 / c_m) * (-h * (1.0 / tau_m)).exp()
+    }
 }
 
 fn psc_peak(tau_m: f64, tau_s: f64, c_m: f64) -> f64 {
@@ -129,11 +171,19 @@ impl Dynamics {
         let h = dt.unwrap_or(0.0);
         let f = |g: &dyn Fn(usize) -> f64| Col::from_fn(any_per, n, g);
         let beta = f(&|i| if is_if { 1.0 } else { (-h / tau_m.at(i)).exp() });
+        // NEST 3.10's expressions, evaluation order included, so the grid reproduces its
+        // membrane potentials bit for bit: iaf_psc_delta P30 = 1/C (1 - P33) tau,
+        // iaf_psc_exp P20 = tau/C (1 - P22).
+        let exp_syn = spec.synapse == SynapseKind::Exp;
         let p20 = f(&|i| {
+            let (tau, c) = (tau_m.at(i), c_m.at(i));
+            let p33 = (-h / tau).exp();
             if is_if {
-                h / c_m.at(i)
+                h / c
+            } else if exp_syn {
+                tau / c * (1.0 - p33)
             } else {
-                -(-h / tau_m.at(i)).exp_m1() * tau_m.at(i) / c_m.at(i)
+                1.0 / c * (1.0 - p33) * tau
             }
         });
         let ref_steps = if dt.is_some() {
@@ -171,8 +221,8 @@ impl Dynamics {
             ref_steps,
             p11e: f(&|i| (-h / tau_e.at(i)).exp()),
             p11i: f(&|i| (-h / tau_i.at(i)).exp()),
-            p21e: f(&|i| psc_response(h, tau_m.at(i), tau_e.at(i), c_m.at(i))),
-            p21i: f(&|i| psc_response(h, tau_m.at(i), tau_i.at(i), c_m.at(i))),
+            p21e: f(&|i| nest_propagator_exp(tau_e.at(i), tau_m.at(i), c_m.at(i), h)),
+            p21i: f(&|i| nest_propagator_exp(tau_i.at(i), tau_m.at(i), c_m.at(i), h)),
             qmax_e: f(&|i| psc_peak(tau_m.at(i), tau_e.at(i), c_m.at(i))),
             qmax_i: f(&|i| psc_peak(tau_m.at(i), tau_i.at(i), c_m.at(i))),
             tau_m,
@@ -263,7 +313,7 @@ impl Dynamics {
     pub fn grid_free_delta(&self, i: usize, u: f64, k: u64, i_tot: f64) -> f64 {
         let beta = self.beta.at(i);
         let cb = self.p20.at(i) * i_tot;
-        if k <= ITERATE_MAX {
+        if k <= ITERATE_MAX || (cb != 0.0 && k <= ITERATE_BIASED_MAX) {
             let mut u = u;
             for _ in 0..k {
                 u = beta * u + cb;
@@ -281,7 +331,7 @@ impl Dynamics {
     #[inline(always)]
     pub fn grid_free_exp(&self, i: usize, s: [f64; 3], k: u64, i_tot: f64) -> [f64; 3] {
         let [mut u, mut ie, mut ii] = s;
-        if k <= ITERATE_MAX {
+        if k <= ITERATE_MAX || (i_tot != 0.0 && k <= ITERATE_BIASED_MAX) {
             let (p22, p11e, p11i) = (self.beta.at(i), self.p11e.at(i), self.p11i.at(i));
             let (p21e, p21i, cb) = (self.p21e.at(i), self.p21i.at(i), self.p20.at(i) * i_tot);
             for _ in 0..k {
