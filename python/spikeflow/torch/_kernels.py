@@ -76,6 +76,25 @@ def cache_bytes() -> int:
     return int(_core.kernels_pool_bytes())
 
 
+def transposed(w: torch.Tensor) -> torch.Tensor:
+    """``w.t().contiguous()`` for a 2-D float32 tensor, into a cached buffer."""
+    w = w.detach()
+    if not w.is_contiguous():
+        return w.t().contiguous()
+    rows, cols = w.shape
+    out = empty(cols, rows)
+    _core.kernels_transpose(flat(w), rows, cols, flat(out))
+    return out
+
+
+def column_sums(x: torch.Tensor) -> torch.Tensor:
+    """``x.sum(0)`` of a contiguous 2-D float32 tensor."""
+    rows, cols = x.shape
+    out = torch.empty(cols, dtype=torch.float32)
+    _core.kernels_column_sums(flat(x), rows, cols, flat(out))
+    return out
+
+
 def _f32(values: torch.Tensor) -> np.ndarray:
     return flat(values.to(torch.float32).contiguous())
 

@@ -32,9 +32,7 @@ class _EventLinear(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x2, weight, bias, indptr, indices, values):  # type: ignore[override]
         rows, cols = x2.shape
-        wt = weight.detach().t()
-        if not wt.is_contiguous():
-            wt = wt.contiguous()
+        wt = _kernels.transposed(weight)
         out = _kernels.empty(rows, weight.shape[0])
         csr = (indptr, indices, values)
         _kernels.csr_matmul(csr, rows, cols, wt, bias, out)
@@ -55,7 +53,7 @@ class _EventLinear(torch.autograd.Function):
             gw = _kernels.empty(weight.shape[0], cols)
             _kernels.csr_grad_weight((indptr, indices, values), rows, cols, g, gw)
         if ctx.has_bias and ctx.needs_input_grad[2]:
-            gb = g.sum(0)
+            gb = _kernels.column_sums(g)
         return gx, gw, gb, None, None, None
 
 
@@ -121,16 +119,16 @@ class _EventConv(torch.autograd.Function):
                 g, placeholder, w, None, (stride, stride), (padding, padding), (1, 1), False,
                 (0, 0), 1, (True, False, False),
             )[0]
+        g_cl = g.permute(0, 2, 3, 1)
+        if not g_cl.is_contiguous():
+            g_cl = g_cl.contiguous()
         if ctx.needs_input_grad[1]:
-            g_cl = g.permute(0, 2, 3, 1)
-            if not g_cl.is_contiguous():
-                g_cl = g_cl.contiguous()
             c, _, _, o, kh, kw, _, _, _ = geometry
             gw_perm = torch.empty(c, kh, kw, o, dtype=torch.float32)
             _kernels.conv_weight_grad((indptr, indices, values), xshape[0], geometry, g_cl, gw_perm)
             gw = gw_perm.permute(3, 0, 1, 2)
         if has_bias and ctx.needs_input_grad[2]:
-            gb = g.sum((0, 2, 3))
+            gb = _kernels.column_sums(g_cl.reshape(-1, g_cl.shape[-1]))
         return gx, gw, gb, None, None, None, None, None, None
 
 

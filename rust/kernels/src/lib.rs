@@ -13,6 +13,7 @@
 #![allow(clippy::manual_is_multiple_of)] // is_multiple_of is newer than the MSRV (1.80)
 
 pub mod conv;
+pub mod dense;
 pub mod lif;
 mod par;
 pub mod pool;

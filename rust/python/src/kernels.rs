@@ -12,7 +12,7 @@ use spikeflow_kernels::conv::{self, ConvShape};
 use spikeflow_kernels::lif::{self, LifParams, Surrogate};
 use spikeflow_kernels::pool2d::{self, PoolShape};
 use spikeflow_kernels::sparse::{Csr, CsrRef};
-use spikeflow_kernels::{pool, KernelError};
+use spikeflow_kernels::{dense, pool, KernelError};
 
 type Ro<'py> = PyReadonlyArray1<'py, f32>;
 type Rw<'py> = PyReadwriteArray1<'py, f32>;
@@ -309,6 +309,32 @@ fn kernels_avgpool_backward(
     run(py, || pool2d::backward(&s, g, gx))
 }
 
+#[pyfunction]
+fn kernels_transpose(
+    py: Python<'_>,
+    x: Ro<'_>,
+    rows: usize,
+    cols: usize,
+    mut out: Rw<'_>,
+) -> PyResult<()> {
+    let x = ro(&x, "x")?;
+    let out = rw(&mut out, "out")?;
+    run(py, || dense::transpose(x, rows, cols, out))
+}
+
+#[pyfunction]
+fn kernels_column_sums(
+    py: Python<'_>,
+    x: Ro<'_>,
+    rows: usize,
+    cols: usize,
+    mut out: Rw<'_>,
+) -> PyResult<()> {
+    let x = ro(&x, "x")?;
+    let out = rw(&mut out, "out")?;
+    run(py, || dense::column_sums(x, rows, cols, out))
+}
+
 /// Owner of a cached buffer lent to a numpy array; gives the buffer back when freed.
 #[pyclass(frozen)]
 struct PooledBuffer {
@@ -351,6 +377,8 @@ fn kernels_pool_bytes() -> usize {
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(kernels_empty, m)?)?;
+    m.add_function(wrap_pyfunction!(kernels_transpose, m)?)?;
+    m.add_function(wrap_pyfunction!(kernels_column_sums, m)?)?;
     m.add_function(wrap_pyfunction!(kernels_avgpool_forward, m)?)?;
     m.add_function(wrap_pyfunction!(kernels_avgpool_backward, m)?)?;
     m.add_function(wrap_pyfunction!(kernels_pool_clear, m)?)?;
