@@ -199,3 +199,32 @@ def test_events_never_go_back_in_time(seed, dt, chunks):
     c = net.counters()
     assert c["time_ms"] == pytest.approx(20.0 * chunks)
     assert all(r.times.max(initial=0) <= net.time for r in recs)
+
+
+@pytest.mark.parametrize("delay", [0.1, 1.5])
+def test_poisson_fast_paths_give_the_same_spikes_as_the_queued_path(delay):
+    """A Poisson drive is drawn inside its target's update loop (identity one-to-one), added
+    directly (one delay) or queued (several delays); all three see the same draws."""
+
+    def run(record_noise, extra_delay):
+        net = sf.Network(dt=0.1, seed=9)
+        pop = net.add_population(300, sf.LIF(tau_m=20.0, v_th=20.0, v_reset=0.0, t_ref=2.0))
+        noise = net.add_poisson(300, 15000.0)
+        net.connect(noise, pop, sf.OneToOne(), weight=0.1, delay=delay)
+        net.connect(pop, pop, sf.FixedInDegree(30), weight=-0.3, delay=1.0)
+        if extra_delay:  # a second, slower projection forces queueing
+            net.connect(noise, pop, sf.OneToOne(), weight=0.0, delay=delay + 0.5)
+        rec = net.record_spikes(pop)
+        if record_noise:
+            net.record_spikes(noise)
+        net.run(300.0)
+        return rec.times, rec.ids, net.counters()["populations"]["pop1"]["spikes"]
+
+    fused = run(False, False)
+    direct = run(True, False)
+    queued = run(False, True)
+    assert len(fused[0]) > 100
+    for other in (direct, queued):
+        np.testing.assert_array_equal(fused[0], other[0])
+        np.testing.assert_array_equal(fused[1], other[1])
+    assert fused[2] == direct[2]

@@ -16,7 +16,7 @@ use crate::neuron::{Dynamics, ITERATE_MAX};
 use crate::params::{NeuronKind, SynapseKind};
 use crate::queue::Entry;
 use crate::queue::WakeHeap;
-use crate::state::{geometric, positive_poisson, PoissonState, PopState, State};
+use crate::state::{geometric, positive_poisson, FusedDrive, PoissonState, PopState, State};
 use crate::synapses::Weights;
 use std::time::Instant;
 
@@ -323,7 +323,9 @@ impl State {
         }
         for (p, pop) in model.pops.iter().enumerate() {
             if let Some(d) = pop.dynamics() {
-                if self.pops[p].n_touched > 0 {
+                if let Some(f) = self.fused[p].filter(|f| s - f.delay >= 1) {
+                    self.update_fused(d, p, s, f);
+                } else if self.pops[p].n_touched > 0 {
                     self.update_population(d, p, s);
                 }
             }
@@ -332,6 +334,62 @@ impl State {
         self.grid_currents(model, s);
         self.emit(model, s as f64 * dt, s);
         self.grid_samples(model, s);
+    }
+
+    /// Dense update of a population with a fused Poisson drive: every neuron is visited, its
+    /// count drawn in index order and added after the queued input (the same draws and sums
+    /// as the unfused path, so the same spikes).
+    fn update_fused(&mut self, d: &Dynamics, p: usize, s: i64, f: FusedDrive) {
+        let mut drive = self.pops[f.poisson].poisson.take().expect("poisson state");
+        let sampler = drive
+            .sampler
+            .as_ref()
+            .expect("fused drives have a table sampler");
+        let rng = &mut drive.rng;
+        let (beta, th, reset_u, ref_steps) = (
+            d.beta.at(0),
+            d.th.at(0),
+            d.reset_u.at(0),
+            d.ref_steps(0) as i64,
+        );
+        let p32 = p as u32;
+        let ps = &mut self.pops[p];
+        ps.n_touched = 0;
+        let n = ps.u.len();
+        let (u, last, ref_end, inbox) = (
+            &mut ps.u[..n],
+            &mut ps.last[..n],
+            &mut ps.ref_end[..n],
+            &mut ps.inbox[..n],
+        );
+        let mut total = 0u64;
+        for i in 0..n {
+            let c = sampler.sample(rng);
+            total += c as u64;
+            let x = std::mem::replace(&mut inbox[i].ex, 0.0) + c as f64 * f.weight;
+            let rend = ref_end[i];
+            let start = last[i].max(rend);
+            last[i] = s;
+            if s <= rend {
+                continue; // refractory: input discarded, voltage held
+            }
+            let k = (s - start) as u64;
+            let mut v = if k == 1 {
+                beta * u[i] + 0.0
+            } else {
+                d.grid_free_delta(i, u[i], k, 0.0)
+            } + x;
+            if v >= th {
+                self.spikes_now.push((p32, i as u32, 1));
+                v = reset_u;
+                ref_end[i] = s + ref_steps;
+            }
+            u[i] = v;
+        }
+        self.counts.updates += n as u64;
+        self.counts.spikes[f.poisson] += total;
+        self.counts.synaptic_events[f.proj] += total;
+        self.pops[f.poisson].poisson = Some(drive);
     }
 
     fn update_population(&mut self, d: &Dynamics, p: usize, s: i64) {
@@ -456,6 +514,9 @@ impl State {
             let emitted = s - d;
             if emitted < 1 {
                 continue;
+            }
+            if self.fused.iter().flatten().any(|f| f.poisson == p) {
+                continue; // drawn in its target's update loop
             }
             if ps.one_to_one {
                 self.direct_one_to_one(model, p, s);

@@ -370,6 +370,11 @@ impl Model {
         Ok(self.voltage_probes.len() - 1)
     }
 
+    /// True when a spike recorder watches population `pop` (its spikes must be listed).
+    pub fn is_recorded(&self, pop: usize) -> bool {
+        self.spike_probes.contains(&pop)
+    }
+
     /// Largest delay of any projection, in steps (grid).
     pub fn max_delay_steps(&self) -> u32 {
         self.projs

@@ -89,8 +89,20 @@ pub struct Counts {
     pub wakes: u64,
 }
 
+/// A Poisson population driving a neuron population one-to-one (source j -> neuron j, one
+/// weight, one delay): its counts are drawn inside the neuron update loop.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FusedDrive {
+    pub poisson: usize,
+    pub proj: usize,
+    pub delay: i64,
+    pub weight: f64,
+}
+
 pub struct State {
     pub(crate) pops: Vec<PopState>,
+    /// Per neuron population: the Poisson drive fused into its update loop, if any.
+    pub(crate) fused: Vec<Option<FusedDrive>>,
     pub(crate) calendar: Calendar,
     pub(crate) heap: EventHeap,
     pub(crate) wakes: WakeHeap,
@@ -116,7 +128,7 @@ impl State {
     /// Fresh state at time 0 for `model`; `sample` keys the random streams of batch samples.
     pub fn new(model: &Model, sample: u64) -> State {
         let grid = model.dt.is_some();
-        let pops = model
+        let pops: Vec<PopState> = model
             .pops
             .iter()
             .enumerate()
@@ -189,7 +201,9 @@ impl State {
             })
             .collect();
         let max_steps = model.max_delay_steps();
+        let fused = fused_drives(model, &pops);
         State {
+            fused,
             pops,
             calendar: Calendar::new(if grid { max_steps as usize + 1 } else { 1 }),
             heap: EventHeap::default(),
@@ -395,6 +409,52 @@ impl State {
             ps.n_touched += 1;
         }
     }
+}
+
+/// Find Poisson drives that can be fused into their target's update loop: identity
+/// one-to-one, scalar rate, dense sampler, unrecorded, onto a quiescent delta population with
+/// one parameter set and no current sources.
+fn fused_drives(model: &Model, pops: &[PopState]) -> Vec<Option<FusedDrive>> {
+    let mut fused = vec![None; model.pops.len()];
+    for (q, pop) in model.pops.iter().enumerate() {
+        let Some(ps) = pops[q].poisson.as_ref() else {
+            continue;
+        };
+        let (Some(delay), true, true) = (
+            ps.direct,
+            ps.one_to_one,
+            ps.skip.is_none() && ps.sampler.is_some(),
+        ) else {
+            continue;
+        };
+        if pop.outgoing.len() != 1 || model.is_recorded(q) {
+            continue;
+        }
+        let k = pop.outgoing[0];
+        let pr = &model.projs[k];
+        let Some(d) = model.pops[pr.post].dynamics() else {
+            continue;
+        };
+        let identity = model.pops[pr.post].n == pop.n
+            && pr.targets.iter().enumerate().all(|(j, &t)| t as usize == j);
+        let weight = match pr.weights {
+            Weights::Uniform(w) => w,
+            Weights::PerSynapse(_) => continue,
+        };
+        let plain = d.quiescent
+            && d.synapse == SynapseKind::Delta
+            && d.uniform()
+            && !model.currents.iter().any(|c| c.pop == pr.post);
+        if identity && plain && fused[pr.post].is_none() {
+            fused[pr.post] = Some(FusedDrive {
+                poisson: q,
+                proj: k,
+                delay,
+                weight,
+            });
+        }
+    }
+    fused
 }
 
 /// The one delay (steps) shared by every projection leaving `pop`, if there is one.
