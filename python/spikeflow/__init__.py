@@ -35,6 +35,19 @@ from spikeflow.model import (
 )
 from spikeflow.sim import BatchResult, Network, Population, Projection, SpikeRecorder, VoltageRecorder
 
+# Submodules with heavier dependencies (matplotlib, torch) load on first use: `sf.data`, ...
+_LAZY = ("data", "viz", "models", "torch", "train")
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        module = importlib.import_module(f"spikeflow.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'spikeflow' has no attribute {name!r}")
+
 __all__ = [
     "__version__",
     "Network", "Population", "Projection", "BatchResult", "SpikeRecorder", "VoltageRecorder",
