@@ -113,5 +113,73 @@ fn bench_fanout(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_fanout, bench_brunel);
+fn bench_queues(c: &mut Criterion) {
+    // The grid's pattern: each step pops everything due now and pushes entries 1..=15 steps
+    // ahead (Brunel: 15). Calendar queue (what the engine uses) against a binary heap.
+    use spikeflow_core::queue::{Calendar, Entry, EventHeap, Kind};
+    use std::hint::black_box;
+    let steps = 10_000i64;
+    let per_step = 100u32;
+    let mut group = c.benchmark_group("queue");
+    group.throughput(Throughput::Elements(steps as u64 * per_step as u64));
+    let delay = |k: u32| 1 + (k.wrapping_mul(2_654_435_761) >> 28) as i64; // 1..=16, fixed
+    group.bench_function("calendar", |b| {
+        b.iter(|| {
+            let mut q = Calendar::new(17);
+            let mut sum = 0u64;
+            for s in 0..steps {
+                let due = q.take(s);
+                for e in &due {
+                    sum += e.start as u64;
+                }
+                q.restore(s, due);
+                for k in 0..per_step {
+                    q.push(
+                        s + delay(k),
+                        Entry {
+                            proj: 0,
+                            start: k,
+                            end: k + 1,
+                            mult: 1,
+                        },
+                    );
+                }
+            }
+            black_box(sum)
+        })
+    });
+    group.bench_function("binary_heap", |b| {
+        b.iter(|| {
+            let mut q = EventHeap::default();
+            let mut sum = 0u64;
+            let mut seq = 0u64;
+            for s in 0..steps {
+                while q.peek_time().is_some_and(|t| t <= s as f64) {
+                    if let Some(ev) = q.pop() {
+                        if let Kind::Deliver(e) = ev.kind {
+                            sum += e.start as u64;
+                        }
+                    }
+                }
+                for k in 0..per_step {
+                    seq += 1;
+                    q.push(
+                        (s + delay(k)) as f64,
+                        seq,
+                        Kind::Deliver(Entry {
+                            proj: 0,
+                            start: k,
+                            end: k + 1,
+                            mult: 1,
+                        }),
+                    );
+                }
+            }
+            black_box(sum)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_queues, bench_fanout, bench_brunel);
 criterion_main!(benches);
