@@ -118,7 +118,7 @@ impl State {
             }
             batches += 1;
             if let Some(d) = deadline {
-                if batches % 1024 == 0 && Instant::now() >= d {
+                if batches.is_multiple_of(1024) && Instant::now() >= d {
                     return false;
                 }
             }

@@ -66,7 +66,7 @@ impl SpikeTrain {
 pub enum PopKind {
     Neurons {
         spec: NeuronSpec,
-        dynamics: Dynamics,
+        dynamics: Box<Dynamics>,
     },
     SpikeSource {
         train: SpikeTrain,
@@ -200,7 +200,7 @@ impl Model {
                 }
             }
         }
-        let dynamics = Dynamics::new(&spec, n, self.dt);
+        let dynamics = Box::new(Dynamics::new(&spec, n, self.dt));
         Ok(self.push(name, n, PopKind::Neurons { spec, dynamics }))
     }
 

@@ -96,7 +96,7 @@ impl Projection {
         let mut out = Vec::with_capacity(self.n_synapses());
         for i in 0..self.n_pre() {
             let len = self.row_ptr[i + 1] - self.row_ptr[i];
-            out.extend(std::iter::repeat(i as u32).take(len as usize));
+            out.extend(std::iter::repeat_n(i as u32, len as usize));
         }
         out
     }

@@ -101,6 +101,17 @@ fn u32_vec(a: Option<PyReadonlyArray1<u32>>) -> Option<Vec<u32>> {
     a.map(|a| a.as_array().to_vec())
 }
 
+/// Recorded spikes: (times in ms, ids).
+type SpikeArrays<'py> = (Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<i64>>);
+
+/// (counts, first-spike times) per tracked population, then spikes and synaptic events per sample.
+type BatchArrays<'py> = (
+    Vec<Bound<'py, PyArray2<u32>>>,
+    Vec<Bound<'py, PyArray2<f64>>>,
+    Bound<'py, PyArray2<u64>>,
+    Bound<'py, PyArray2<u64>>,
+);
+
 /// The event-driven network (use `spikeflow.Network`, which wraps this class).
 #[pyclass(name = "Network", module = "spikeflow._core")]
 pub struct PyNetwork {
@@ -324,11 +335,7 @@ impl PyNetwork {
     }
 
     /// (times_ms, ids) recorded so far by spike recorder `probe`.
-    fn spikes<'py>(
-        &self,
-        py: Python<'py>,
-        probe: usize,
-    ) -> PyResult<(Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<i64>>)> {
+    fn spikes<'py>(&self, py: Python<'py>, probe: usize) -> PyResult<SpikeArrays<'py>> {
         let rec = guard(py, || self.inner.spikes(probe).cloned())?;
         let ids: Vec<i64> = rec.ids.iter().map(|&i| i as i64).collect();
         Ok((rec.times.into_pyarray(py), ids.into_pyarray(py)))
@@ -342,7 +349,7 @@ impl PyNetwork {
         n_ids: usize,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let v = guard(py, || self.inner.voltages(probe).map(|v| v.to_vec()))?;
-        let rows = if n_ids == 0 { 0 } else { v.len() / n_ids };
+        let rows = v.len().checked_div(n_ids).unwrap_or(0);
         v.into_pyarray(py).reshape([rows, n_ids])
     }
 
@@ -483,7 +490,6 @@ impl PyNetwork {
     /// Batch inference: returns (counts, first, spikes, events) where counts/first are lists
     /// (one per tracked population) of (samples, n) arrays.
     #[pyo3(signature = (source, inputs, duration, track, threads))]
-    #[allow(clippy::type_complexity)]
     fn run_batch<'py>(
         &self,
         py: Python<'py>,
@@ -492,12 +498,7 @@ impl PyNetwork {
         duration: f64,
         track: Vec<usize>,
         threads: usize,
-    ) -> PyResult<(
-        Vec<Bound<'py, PyArray2<u32>>>,
-        Vec<Bound<'py, PyArray2<f64>>>,
-        Bound<'py, PyArray2<u64>>,
-        Bound<'py, PyArray2<u64>>,
-    )> {
+    ) -> PyResult<BatchArrays<'py>> {
         let samples: Vec<SampleInput> = inputs
             .iter()
             .map(|(t, i)| SampleInput {
