@@ -36,7 +36,7 @@ from spikeflow.model import (
 from spikeflow.sim import BatchResult, Network, Population, Projection, SpikeRecorder, VoltageRecorder
 
 # Submodules with heavier dependencies (matplotlib, torch) load on first use: `sf.data`, ...
-_LAZY = ("data", "viz", "models", "torch", "train")
+_LAZY = ("data", "viz", "models", "torch", "train", "deploy", "metrics")
 
 
 def __getattr__(name: str):
