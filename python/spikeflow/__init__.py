@@ -31,6 +31,7 @@ from spikeflow.model import (
     NeuronModel,
     Normal,
     OneToOne,
+    STDP,
     Uniform,
 )
 from spikeflow.sim import BatchResult, Network, Population, Projection, SpikeRecorder, VoltageRecorder
@@ -53,6 +54,6 @@ __all__ = [
     "Network", "Population", "Projection", "BatchResult", "SpikeRecorder", "VoltageRecorder",
     "LIF", "IF", "NeuronModel",
     "Connector", "AllToAll", "OneToOne", "FixedProbability", "FixedInDegree", "FixedOutDegree", "FromArrays",
-    "Uniform", "Normal",
+    "Uniform", "Normal", "STDP",
     "SpikeflowError", "ParameterError", "ConnectivityError", "OutOfRangeError", "MemoryLimitError", "StateError",
 ]

@@ -25,6 +25,7 @@ from spikeflow._arrays import float_array, index_array, param_value
 from spikeflow.errors import ConnectivityError, ParameterError
 from spikeflow.model.connectors import AllToAll, Connector, FromArrays
 from spikeflow.model.neurons import IF, LIF, NeuronModel
+from spikeflow.model.plasticity import STDP
 from spikeflow.model.values import Normal, Uniform
 from spikeflow.sim.recorders import SpikeRecorder, VoltageRecorder
 
@@ -140,6 +141,12 @@ class BatchResult:
         # Most spikes wins; among equals, the earliest first spike.
         score = counts - 1e-9 * np.minimum(first, 1e8)
         return np.argmax(score, axis=1)
+
+
+def _plasticity(rule: Any) -> tuple:
+    if not isinstance(rule, STDP):
+        raise TypeError(f"plasticity must be sf.STDP(...), got {type(rule).__name__}")
+    return rule.spec()
 
 
 def _values(value: Any, what: str) -> tuple:
@@ -267,14 +274,16 @@ class Network:
         return self._register(self._core.add_poisson(n, r, name))
 
     def connect(self, pre: Population, post: Population, connector: Connector,
-                weight: Optional[WeightLike] = None, delay: Optional[WeightLike] = None) -> Projection:
+                weight: Optional[WeightLike] = None, delay: Optional[WeightLike] = None,
+                plasticity: Optional[STDP] = None) -> Projection:
         """Connect ``pre`` to ``post`` with a connection rule.
 
         ``weight`` (default 1.0; mV for delta synapses, pA for exp synapses) and ``delay``
         (default 1.0 ms, or ``dt`` if 1.0 is off the grid) are scalars, per-synapse arrays
         (AllToAll as an ``(n_pre, n_post)`` matrix, OneToOne, FromArrays) or distributions
         (`sf.Uniform`, `sf.Normal`). On a grid, given delays must be multiples of ``dt``;
-        drawn delays are rounded to the nearest step.
+        drawn delays are rounded to the nearest step. ``plasticity=sf.STDP(...)`` makes the
+        synapses learn (``proj.weights`` then returns the current, learned weights).
         """
         pre = self._own(pre, "pre")
         post = self._own(post, "post")
@@ -297,7 +306,8 @@ class Network:
         args = connector.engine_args()
         index = self._core.connect(pre.index, post.index, args["rule"], args["k"], args["p"], args["autapses"],
                                    args["multapses"], args["pre_ids"], args["post_ids"],
-                                   _values(weight, "weight"), _values(delay, "delay"))
+                                   _values(weight, "weight"), _values(delay, "delay"),
+                                   None if plasticity is None else _plasticity(plasticity))
         proj = Projection(self, index, pre, post)
         self.projections.append(proj)
         return proj

@@ -605,6 +605,8 @@ pub fn build(spec: &ConnectSpec, e: &Endpoints) -> Result<Projection> {
         targets,
         weights,
         delays,
+        plasticity: None,
+        learned: None,
     })
 }
 

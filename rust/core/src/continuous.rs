@@ -127,7 +127,7 @@ impl State {
             while self.heap.peek_time() == Some(t) {
                 let ev = self.heap.pop().expect("peeked");
                 match ev.kind {
-                    Kind::Deliver(e) => self.deliver(model, e),
+                    Kind::Deliver(e) => self.deliver(model, e, t),
                     Kind::Wake { pop, idx, version } => {
                         let (p, i) = (pop as usize, idx as usize);
                         if self.pops[p].version[i] == version {

@@ -305,7 +305,7 @@ impl State {
         self.epoch += 1;
         let bucket = self.calendar.take(s);
         for &e in &bucket {
-            self.deliver(model, e);
+            self.deliver(model, e, s as f64 * dt);
         }
         self.calendar.restore(s, bucket);
         self.direct_poisson(model, s, dt);
@@ -538,6 +538,7 @@ impl State {
                                 end,
                                 mult: c,
                             },
+                            s as f64 * dt,
                         );
                     }
                 }

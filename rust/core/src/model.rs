@@ -232,6 +232,20 @@ impl Model {
     }
 
     pub fn connect(&mut self, pre: usize, post: usize, spec: &ConnectSpec) -> Result<usize> {
+        self.connect_plastic(pre, post, spec, None)
+    }
+
+    /// Connect with an optional STDP rule (validated, initial weights within its bounds).
+    pub fn connect_plastic(
+        &mut self,
+        pre: usize,
+        post: usize,
+        spec: &ConnectSpec,
+        rule: Option<crate::plasticity::StdpRule>,
+    ) -> Result<usize> {
+        if let Some(r) = &rule {
+            r.validate()?;
+        }
         let (n_pre, n_post) = (self.pop(pre)?.n, self.pop(post)?.n);
         if self.pops[post].dynamics().is_none() {
             return Err(Error::InvalidConnection(format!(
@@ -250,7 +264,11 @@ impl Model {
             seed: self.seed,
             index,
         };
-        let proj = connect::build(spec, &e)?;
+        let mut proj = connect::build(spec, &e)?;
+        if let Some(r) = rule {
+            crate::plasticity::check_bounds(&r, &proj)?;
+            proj.plasticity = Some(r);
+        }
         self.projs.push(proj);
         self.pops[pre].outgoing.push(index);
         Ok(index)

@@ -5,6 +5,7 @@ use crate::connect::ConnectSpec;
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::params::{NeuronSpec, Param};
+use crate::plasticity::StdpRule;
 use crate::state::{Counts, SpikeRecord, State};
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
@@ -84,8 +85,41 @@ impl Network {
     }
 
     pub fn connect(&mut self, pre: usize, post: usize, spec: &ConnectSpec) -> Result<usize> {
+        self.connect_plastic(pre, post, spec, None)
+    }
+
+    /// Connect with an optional STDP rule.
+    pub fn connect_plastic(
+        &mut self,
+        pre: usize,
+        post: usize,
+        spec: &ConnectSpec,
+        rule: Option<StdpRule>,
+    ) -> Result<usize> {
         self.mutate("connect populations")?;
-        self.model.connect(pre, post, spec)
+        self.model.connect_plastic(pre, post, spec, rule)
+    }
+
+    /// Current weights of projection `k` (plastic ones as learned so far), storage order.
+    pub fn weights(&self, k: usize) -> Result<Vec<f64>> {
+        let p = self
+            .model
+            .projs
+            .get(k)
+            .ok_or_else(|| Error::IndexOutOfRange(format!("projection {k} does not exist")))?;
+        match self.state.plastic.get(k).and_then(|s| s.as_ref()) {
+            Some(st) if !self.stale => Ok(st.weights.clone()),
+            _ => Ok(p.weight_values()),
+        }
+    }
+
+    /// Write learned weights back into the model (so resets and batches start from them).
+    fn keep_learned(&mut self) {
+        for (k, st) in self.state.plastic.iter().enumerate() {
+            if let Some(st) = st {
+                self.model.projs[k].learned = Some(st.weights.clone());
+            }
+        }
     }
 
     pub fn add_current(
@@ -152,12 +186,14 @@ impl Network {
     /// again with the same target to go on).
     pub fn run_to(&mut self, t_ms: f64, deadline: Option<Instant>) -> bool {
         self.fresh_state();
-        match self.model.dt {
+        let done = match self.model.dt {
             Some(dt) => self
                 .state
                 .run_grid(&self.model, (t_ms / dt).round() as i64, deadline),
             None => self.state.run_continuous(&self.model, t_ms, deadline),
-        }
+        };
+        self.keep_learned();
+        done
     }
 
     /// Run for `duration` ms without interruption.
@@ -258,6 +294,9 @@ impl Network {
             )));
         }
         p.set_weights(w);
+        if let Some(Some(st)) = self.state.plastic.get_mut(proj) {
+            st.weights.copy_from_slice(w);
+        }
         Ok(())
     }
 

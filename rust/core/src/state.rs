@@ -2,6 +2,7 @@
 //! A `State` is built from a [`Model`] and can be thrown away and rebuilt (`reset`, batch).
 use crate::model::{Model, PopKind, SpikeTrain};
 use crate::params::{Param, SynapseKind};
+use crate::plasticity::PlasticState;
 use crate::queue::{Calendar, Entry, EventHeap, WakeHeap};
 use crate::rng::{self, PoissonSampler, Purpose, Stream};
 use crate::synapses::Weights;
@@ -103,6 +104,10 @@ pub struct State {
     pub(crate) pops: Vec<PopState>,
     /// Per neuron population: the Poisson drive fused into its update loop, if any.
     pub(crate) fused: Vec<Option<FusedDrive>>,
+    /// Per projection: the changing side of a plastic projection.
+    pub plastic: Vec<Option<PlasticState>>,
+    /// Per population: plastic projections that end in it (their synapses learn when it fires).
+    pub(crate) plastic_into: Vec<Vec<usize>>,
     pub(crate) calendar: Calendar,
     pub(crate) heap: EventHeap,
     pub(crate) wakes: WakeHeap,
@@ -167,6 +172,7 @@ impl State {
                             && model.pops[p].outgoing.iter().all(|&k| {
                                 let pr = &model.projs[k];
                                 matches!(pr.weights, Weights::Uniform(_))
+                                    && pr.plasticity.is_none()
                                     && pr.row_ptr.windows(2).all(|w| w[1] - w[0] == 1)
                             });
                         let mut ps = PoissonState {
@@ -202,8 +208,25 @@ impl State {
             .collect();
         let max_steps = model.max_delay_steps();
         let fused = fused_drives(model, &pops);
+        let plastic = model
+            .projs
+            .iter()
+            .map(|pr| {
+                pr.plasticity
+                    .as_ref()
+                    .map(|_| PlasticState::new(pr, model.pops[pr.post].n))
+            })
+            .collect();
+        let mut plastic_into = vec![Vec::new(); model.pops.len()];
+        for (k, pr) in model.projs.iter().enumerate() {
+            if pr.plasticity.is_some() {
+                plastic_into[pr.post].push(k);
+            }
+        }
         State {
             fused,
+            plastic,
+            plastic_into,
             pops,
             calendar: Calendar::new(if grid { max_steps as usize + 1 } else { 1 }),
             heap: EventHeap::default(),
@@ -277,6 +300,15 @@ impl State {
         for &(p, i, mult) in &spikes {
             let (p, iu) = (p as usize, i as usize);
             self.note_spike(model, p, i, mult, t_ms);
+            for &k in &self.plastic_into[p] {
+                let rule = model.projs[k]
+                    .plasticity
+                    .as_ref()
+                    .expect("plastic projection");
+                if let Some(st) = self.plastic[k].as_mut() {
+                    st.post_spike(rule, iu, t_ms);
+                }
+            }
             for &proj in &model.pops[p].outgoing {
                 let pr = &model.projs[proj];
                 let proj32 = proj as u32;
@@ -340,8 +372,46 @@ impl State {
 
     /// Add the synapses of one queue entry to their targets' inboxes.
     #[inline]
-    pub(crate) fn deliver(&mut self, model: &Model, e: Entry) {
+    pub(crate) fn deliver(&mut self, model: &Model, e: Entry, t_ms: f64) {
         let pr = &model.projs[e.proj as usize];
+        if let (Some(rule), Some(st)) = (
+            pr.plasticity.as_ref(),
+            self.plastic[e.proj as usize].as_mut(),
+        ) {
+            let ps = &mut self.pops[pr.post];
+            let epoch = self.epoch;
+            self.counts.synaptic_events[e.proj as usize] +=
+                (e.end - e.start) as u64 * e.mult as u64;
+            self.counts.deliveries += 1;
+            let split = ps.split;
+            let PopState {
+                inbox,
+                inh,
+                touched,
+                n_touched,
+                ..
+            } = ps;
+            st.arrive(
+                rule,
+                &pr.targets,
+                t_ms,
+                e.start as usize,
+                e.end as usize,
+                e.mult,
+                |t, w| {
+                    let b = &mut inbox[t as usize];
+                    if split && w < 0.0 {
+                        inh[t as usize] += w;
+                    } else {
+                        b.ex += w;
+                    }
+                    touched[*n_touched] = t;
+                    *n_touched += usize::from(b.stamp != epoch);
+                    b.stamp = epoch;
+                },
+            );
+            return;
+        }
         let ps = &mut self.pops[pr.post];
         let epoch = self.epoch;
         let targets = &pr.targets[e.start as usize..e.end as usize];
@@ -438,8 +508,8 @@ fn fused_drives(model: &Model, pops: &[PopState]) -> Vec<Option<FusedDrive>> {
         let identity = model.pops[pr.post].n == pop.n
             && pr.targets.iter().enumerate().all(|(j, &t)| t as usize == j);
         let weight = match pr.weights {
-            Weights::Uniform(w) => w,
-            Weights::PerSynapse(_) => continue,
+            Weights::Uniform(w) if pr.plasticity.is_none() => w,
+            _ => continue,
         };
         let plain = d.quiescent
             && d.synapse == SynapseKind::Delta

@@ -41,6 +41,10 @@ pub struct Projection {
     pub targets: Vec<u32>,
     pub weights: Weights,
     pub delays: Delays,
+    /// STDP rule, if the projection is plastic.
+    pub plasticity: Option<crate::plasticity::StdpRule>,
+    /// Learned weights of a plastic projection (exact), written back from the running state.
+    pub learned: Option<Vec<f64>>,
 }
 
 impl Projection {
@@ -103,6 +107,9 @@ impl Projection {
 
     /// Weight of every synapse, in storage order.
     pub fn weight_values(&self) -> Vec<f64> {
+        if let Some(w) = &self.learned {
+            return w.clone();
+        }
         match &self.weights {
             Weights::Uniform(w) => vec![*w; self.n_synapses()],
             Weights::PerSynapse(w) => w.iter().map(|&x| x as f64).collect(),
@@ -120,6 +127,9 @@ impl Projection {
 
     /// Replace all weights (storage order); validated by the caller.
     pub fn set_weights(&mut self, w: &[f64]) {
+        if self.plasticity.is_some() {
+            self.learned = Some(w.to_vec());
+        }
         self.weights = Weights::PerSynapse(w.iter().map(|&x| x as f32).collect());
     }
 

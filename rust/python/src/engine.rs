@@ -5,8 +5,8 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple, PyType};
 use spikeflow_core::{
-    ConnectSpec, Error, InitV, Network, NeuronKind, NeuronSpec, Param, ResetMode, Rule,
-    SampleInput, SynapseKind, Values,
+    ConnectSpec, Error, InitV, Network, NeuronKind, NeuronSpec, Pairing, Param, ResetMode, Rule,
+    SampleInput, StdpRule, SynapseKind, Values,
 };
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::AtomicBool;
@@ -94,6 +94,25 @@ fn values(obj: &Bound<'_, PyTuple>, what: &str) -> PyResult<Values> {
                 "unknown {what} specification '{kind}'"
             )))
         }
+    })
+}
+
+/// ("stdp", tau_plus, tau_minus, a_plus, a_minus, w_min, w_max, mu, pairing)
+fn stdp_rule(t: &Bound<'_, PyTuple>) -> PyResult<StdpRule> {
+    let f = |k: usize| -> PyResult<f64> { t.get_item(k)?.extract() };
+    let pairing: String = t.get_item(8)?.extract()?;
+    Ok(StdpRule {
+        tau_plus: f(1)?,
+        tau_minus: f(2)?,
+        a_plus: f(3)?,
+        a_minus: f(4)?,
+        w_min: f(5)?,
+        w_max: f(6)?,
+        mu: f(7)?,
+        pairing: match pairing.as_str() {
+            "all" => Pairing::All,
+            _ => Pairing::Nearest,
+        },
     })
 }
 
@@ -245,7 +264,7 @@ impl PyNetwork {
         guard(py, || self.inner.add_poisson(n, rates, name))
     }
 
-    #[pyo3(signature = (pre, post, rule, k, p, autapses, multapses, pre_ids, post_ids, weight, delay))]
+    #[pyo3(signature = (pre, post, rule, k, p, autapses, multapses, pre_ids, post_ids, weight, delay, plasticity=None))]
     #[allow(clippy::too_many_arguments)]
     fn connect(
         &mut self,
@@ -261,7 +280,9 @@ impl PyNetwork {
         post_ids: Option<PyReadonlyArray1<u32>>,
         weight: &Bound<'_, PyTuple>,
         delay: &Bound<'_, PyTuple>,
+        plasticity: Option<&Bound<'_, PyTuple>>,
     ) -> PyResult<usize> {
+        let plasticity = plasticity.map(stdp_rule).transpose()?;
         let rule = match rule {
             "all_to_all" => Rule::AllToAll { autapses },
             "one_to_one" => Rule::OneToOne,
@@ -292,7 +313,11 @@ impl PyNetwork {
             delay: values(delay, "delay")?,
         };
         let net = &mut self.inner;
-        let out = py.detach(|| catch_unwind(AssertUnwindSafe(|| net.connect(pre, post, &spec))));
+        let out = py.detach(|| {
+            catch_unwind(AssertUnwindSafe(|| {
+                net.connect_plastic(pre, post, &spec, plasticity)
+            }))
+        });
         match out {
             Ok(r) => r.map_err(|e| to_py(py, e)),
             Err(p) => Err(py_error(
@@ -412,7 +437,7 @@ impl PyNetwork {
         py: Python<'py>,
         k: usize,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        Ok(self.projection(py, k)?.weight_values().into_pyarray(py))
+        Ok(guard(py, || self.inner.weights(k))?.into_pyarray(py))
     }
 
     fn projection_delays<'py>(

@@ -1,0 +1,308 @@
+//! Spike-timing-dependent plasticity, computed at spike times only.
+//!
+//! Convention (NEST `stdp_synapse`): the whole synaptic delay is dendritic, so a pair is
+//! judged at the postsynaptic neuron: `dt = t_post - t_arrival`, `t_arrival = t_pre + delay`.
+//! `dt > 0` potentiates by `a_plus * F+(w) * exp(-dt / tau_plus)`, `dt < 0` depresses by
+//! `a_minus * F-(w) * exp(dt / tau_minus)`, `dt = 0` does nothing.
+//!
+//! Work happens only when a spike does: when a presynaptic spike arrives, each of its synapses
+//! is depressed with the target's postsynaptic trace; when a neuron fires, each of its incoming
+//! plastic synapses (found through a reverse index) is potentiated with its source's
+//! presynaptic trace. Traces are per source (per delay group) and per target, so a synapse
+//! stores only its weight; weights are always current, nothing is pending.
+use crate::error::{param_err, Result};
+use crate::synapses::{Delays, Projection, Weights};
+
+/// Which spike pairs interact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pairing {
+    /// Every pre/post pair (traces add up).
+    All,
+    /// Each spike with the nearest earlier spike of the other side (traces reset to 1).
+    Nearest,
+}
+
+/// Pair-based STDP rule (Song et al. 2000; Gütig et al. 2003 weight dependence).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StdpRule {
+    pub tau_plus: f64,
+    pub tau_minus: f64,
+    pub a_plus: f64,
+    /// Magnitude of depression (>= 0).
+    pub a_minus: f64,
+    pub w_min: f64,
+    pub w_max: f64,
+    /// Weight-dependence exponent: 0 = additive with hard bounds; 1 = multiplicative.
+    pub mu: f64,
+    pub pairing: Pairing,
+}
+
+impl StdpRule {
+    pub fn validate(&self) -> Result<()> {
+        for (name, v) in [("tau_plus", self.tau_plus), ("tau_minus", self.tau_minus)] {
+            if !(v.is_finite() && v > 0.0) {
+                return param_err(format!(
+                    "STDP {name} must be a finite time constant > 0 ms, got {v}"
+                ));
+            }
+        }
+        for (name, v) in [
+            ("a_plus", self.a_plus),
+            ("a_minus", self.a_minus),
+            ("mu", self.mu),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return param_err(format!("STDP {name} must be finite and >= 0, got {v}"));
+            }
+        }
+        if !(self.w_min.is_finite() && self.w_max.is_finite()) || self.w_min > self.w_max {
+            return param_err(format!(
+                "STDP bounds need finite w_min <= w_max, got w_min={} and w_max={}",
+                self.w_min, self.w_max
+            ));
+        }
+        Ok(())
+    }
+
+    fn scale(&self, d: f64) -> f64 {
+        if self.mu == 0.0 {
+            1.0
+        } else {
+            let span = self.w_max - self.w_min;
+            if span <= 0.0 {
+                0.0
+            } else {
+                (d / span).max(0.0).powf(self.mu)
+            }
+        }
+    }
+
+    /// Weight after potentiation with presynaptic trace `x`.
+    #[inline]
+    pub fn facilitate(&self, w: f64, x: f64) -> f64 {
+        (w + self.a_plus * self.scale(self.w_max - w) * x).clamp(self.w_min, self.w_max)
+    }
+
+    /// Weight after depression with postsynaptic trace `y`.
+    #[inline]
+    pub fn depress(&self, w: f64, y: f64) -> f64 {
+        (w - self.a_minus * self.scale(w - self.w_min) * y).clamp(self.w_min, self.w_max)
+    }
+
+    /// Trace after a spike: add one (all pairs) or reset to one (nearest).
+    #[inline]
+    fn bump(&self, trace: f64, count: u32) -> f64 {
+        match self.pairing {
+            Pairing::All => trace + count as f64,
+            Pairing::Nearest => 1.0,
+        }
+    }
+}
+
+/// The changing side of a plastic projection.
+#[derive(Clone, Debug)]
+pub struct PlasticState {
+    pub weights: Vec<f64>,
+    /// Delay group (source for one-delay projections) of each synapse.
+    syn_group: Vec<u32>,
+    /// Per group: time of the last arrival, the trace right after it and right before it.
+    pre_last: Vec<f64>,
+    pre_after: Vec<f64>,
+    pre_before: Vec<f64>,
+    /// Per target: time of the last spike and the trace right after it.
+    post_last: Vec<f64>,
+    post_trace: Vec<f64>,
+    /// Incoming synapses of each target: `in_syn[in_ptr[i]..in_ptr[i+1]]`.
+    in_ptr: Vec<u32>,
+    in_syn: Vec<u32>,
+}
+
+impl PlasticState {
+    pub fn new(proj: &Projection, n_post: usize) -> PlasticState {
+        let n = proj.n_synapses();
+        let weights = proj.weight_values();
+        let mut syn_group = vec![0u32; n];
+        let n_groups = match &proj.delays {
+            Delays::Uniform { .. } => {
+                for i in 0..proj.n_pre() {
+                    syn_group[proj.row_ptr[i] as usize..proj.row_ptr[i + 1] as usize]
+                        .fill(i as u32);
+                }
+                proj.n_pre()
+            }
+            Delays::Grouped { group_ptr, groups } => {
+                for i in 0..proj.n_pre() {
+                    let mut s = proj.row_ptr[i];
+                    for g in group_ptr[i]..group_ptr[i + 1] {
+                        let end = groups[g as usize].end;
+                        syn_group[s as usize..end as usize].fill(g);
+                        s = end;
+                    }
+                }
+                groups.len()
+            }
+        };
+        let mut in_ptr = vec![0u32; n_post + 1];
+        for &t in &proj.targets {
+            in_ptr[t as usize + 1] += 1;
+        }
+        for i in 0..n_post {
+            in_ptr[i + 1] += in_ptr[i];
+        }
+        let mut fill = in_ptr[..n_post].to_vec();
+        let mut in_syn = vec![0u32; n];
+        for (s, &t) in proj.targets.iter().enumerate() {
+            in_syn[fill[t as usize] as usize] = s as u32;
+            fill[t as usize] += 1;
+        }
+        PlasticState {
+            weights,
+            syn_group,
+            pre_last: vec![f64::NEG_INFINITY; n_groups],
+            pre_after: vec![0.0; n_groups],
+            pre_before: vec![0.0; n_groups],
+            post_last: vec![f64::NEG_INFINITY; n_post],
+            post_trace: vec![0.0; n_post],
+            in_ptr,
+            in_syn,
+        }
+    }
+
+    /// Bytes held per synapse beyond the static storage (weight, group, reverse index).
+    pub fn bytes(&self) -> usize {
+        self.weights.capacity() * 8
+            + self.syn_group.capacity() * 4
+            + self.in_syn.capacity() * 4
+            + self.in_ptr.capacity() * 4
+            + (self.pre_last.capacity() + self.pre_after.capacity() + self.pre_before.capacity())
+                * 8
+            + (self.post_last.capacity() + self.post_trace.capacity()) * 8
+    }
+
+    /// A presynaptic spike (`count` of them) arrives at time `t` through synapses
+    /// `start..end` (targets `targets[start..end]`): each synapse is depressed with its target's
+    /// trace and `add(target, weight * count)` is called with the new weight.
+    #[inline]
+    pub fn arrive(
+        &mut self,
+        rule: &StdpRule,
+        targets: &[u32],
+        t: f64,
+        start: usize,
+        end: usize,
+        count: u32,
+        mut add: impl FnMut(u32, f64),
+    ) {
+        let g = self.syn_group[start] as usize;
+        let before = if self.pre_last[g].is_finite() {
+            self.pre_after[g] * (-(t - self.pre_last[g]) / rule.tau_plus).exp()
+        } else {
+            0.0
+        };
+        // Several arrivals of one group at the same instant: keep the trace from before the
+        // first of them, which is what a postsynaptic spike at that instant must see.
+        if self.pre_last[g] != t {
+            self.pre_before[g] = before;
+        }
+        self.pre_after[g] = rule.bump(before, count);
+        self.pre_last[g] = t;
+        for s in start..end {
+            let i = targets[s] as usize;
+            let y = if self.post_last[i].is_finite() {
+                self.post_trace[i] * (-(t - self.post_last[i]) / rule.tau_minus).exp()
+            } else {
+                0.0
+            };
+            let mut w = self.weights[s];
+            for _ in 0..count {
+                w = rule.depress(w, y);
+            }
+            self.weights[s] = w;
+            add(targets[s], w * count as f64);
+        }
+    }
+
+    /// Target `i` fires at time `t`: potentiate its incoming synapses with their sources'
+    /// traces (arrivals at exactly `t` excluded), then bump its own trace.
+    pub fn post_spike(&mut self, rule: &StdpRule, i: usize, t: f64) {
+        for r in self.in_ptr[i] as usize..self.in_ptr[i + 1] as usize {
+            let s = self.in_syn[r] as usize;
+            let g = self.syn_group[s] as usize;
+            let last = self.pre_last[g];
+            let x = if last == t {
+                self.pre_before[g]
+            } else if last.is_finite() {
+                self.pre_after[g] * (-(t - last) / rule.tau_plus).exp()
+            } else {
+                0.0
+            };
+            if x > 0.0 {
+                self.weights[s] = rule.facilitate(self.weights[s], x);
+            }
+        }
+        let y = if self.post_last[i].is_finite() {
+            self.post_trace[i] * (-(t - self.post_last[i]) / rule.tau_minus).exp()
+        } else {
+            0.0
+        };
+        self.post_trace[i] = rule.bump(y, 1);
+        self.post_last[i] = t;
+    }
+}
+
+/// Validate initial weights against a rule's bounds.
+pub fn check_bounds(rule: &StdpRule, proj: &Projection) -> Result<()> {
+    let check = |w: f64| w >= rule.w_min && w <= rule.w_max;
+    let bad = match &proj.weights {
+        Weights::Uniform(w) => (!check(*w)).then_some(*w),
+        Weights::PerSynapse(ws) => ws.iter().map(|&w| w as f64).find(|&w| !check(w)),
+    };
+    match bad {
+        Some(w) => param_err(format!(
+            "initial weight {w} lies outside the STDP bounds [{}, {}]; give weights within them",
+            rule.w_min, rule.w_max
+        )),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(mu: f64, pairing: Pairing) -> StdpRule {
+        StdpRule { tau_plus: 20.0, tau_minus: 20.0, a_plus: 0.1, a_minus: 0.12, w_min: 0.0, w_max: 1.0, mu, pairing }
+    }
+
+    #[test]
+    fn additive_updates_are_clipped_to_the_bounds() {
+        let r = rule(0.0, Pairing::All);
+        assert!((r.facilitate(0.5, 1.0) - 0.6).abs() < 1e-15);
+        assert_eq!(r.facilitate(0.95, 1.0), 1.0);
+        assert_eq!(r.depress(0.05, 1.0), 0.0);
+    }
+
+    #[test]
+    fn multiplicative_updates_scale_with_the_distance_to_the_bound() {
+        let r = rule(1.0, Pairing::All);
+        assert!((r.facilitate(0.5, 1.0) - 0.55).abs() < 1e-15);
+        assert!((r.depress(0.5, 1.0) - 0.44).abs() < 1e-15);
+        assert_eq!(r.facilitate(1.0, 5.0), 1.0);
+    }
+
+    #[test]
+    fn traces_add_up_or_reset_by_pairing() {
+        assert_eq!(rule(0.0, Pairing::All).bump(0.5, 2), 2.5);
+        assert_eq!(rule(0.0, Pairing::Nearest).bump(0.5, 2), 1.0);
+    }
+
+    #[test]
+    fn invalid_rules_are_refused() {
+        let mut r = rule(0.0, Pairing::All);
+        r.w_min = 2.0;
+        assert!(r.validate().unwrap_err().to_string().contains("w_min <= w_max"));
+        let mut r = rule(0.0, Pairing::All);
+        r.tau_plus = 0.0;
+        assert!(r.validate().is_err());
+    }
+}

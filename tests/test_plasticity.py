@@ -1,0 +1,145 @@
+"""STDP: the window against its analytic curve, pairing schemes, bounds, resumability, errors."""
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import spikeflow as sf
+
+
+def pair_net(dt, pre_times, post_times, rule, w0=0.5, delay=1.0):
+    """One plastic synapse; the postsynaptic neuron is made to fire at `post_times` by a strong
+    non-plastic input (its spike times equal the kick's arrival times)."""
+    net = sf.Network(dt=dt)
+    pre = net.add_spike_source(times=np.asarray(pre_times, float) - delay, ids=[0] * len(pre_times))
+    kick = net.add_spike_source(times=np.asarray(post_times, float) - 1.0, ids=[0] * len(post_times))
+    post = net.add_population(1, sf.LIF(v_th=20.0, v_reset=0.0, t_ref=0.0))
+    proj = net.connect(pre, post, sf.OneToOne(), weight=w0, delay=delay, plasticity=rule)
+    net.connect(kick, post, sf.OneToOne(), weight=40.0, delay=1.0)
+    rec = net.record_spikes(post)
+    return net, proj, rec
+
+
+def window(rule, w0, dt_pair):
+    span = rule.w_max - rule.w_min
+    mu = 0.0 if rule.rule == "additive" else rule.mu
+    if dt_pair > 0:
+        f = ((rule.w_max - w0) / span) ** mu
+        return min(rule.w_max, w0 + rule.a_plus * f * math.exp(-dt_pair / rule.tau_plus)) - w0
+    if dt_pair < 0:
+        f = ((w0 - rule.w_min) / span) ** mu
+        return max(rule.w_min, w0 - rule.a_minus * f * math.exp(dt_pair / rule.tau_minus)) - w0
+    return 0.0
+
+
+RULES = [
+    sf.STDP(tau_plus=16.8, tau_minus=33.7, a_plus=0.05, a_minus=0.04, w_min=0.0, w_max=1.0),
+    sf.STDP(tau_plus=20.0, tau_minus=20.0, a_plus=0.05, a_minus=0.06, w_min=0.0, w_max=1.0, rule="multiplicative"),
+    sf.STDP(tau_plus=20.0, tau_minus=20.0, a_plus=0.05, a_minus=0.06, w_min=0.0, w_max=1.0, rule="multiplicative",
+            mu=0.4),
+    sf.STDP(tau_plus=10.0, tau_minus=25.0, a_plus=0.05, a_minus=0.06, pairing="nearest"),
+]
+
+
+@pytest.mark.parametrize("dt", [0.1, None])
+@pytest.mark.parametrize("rule", RULES, ids=["additive", "mult", "mu0.4", "nearest"])
+def test_stdp_window_matches_the_analytic_curve(dt, rule):
+    t_post = 100.0
+    for dt_pair in [-60.0, -20.0, -5.0, -0.1, 0.0, 0.1, 3.0, 17.5, 50.0]:
+        net, proj, rec = pair_net(dt, [t_post - dt_pair], [t_post], rule, w0=0.5)
+        net.run(200.0)
+        np.testing.assert_allclose(rec.times, [t_post])
+        assert proj.weights[0] - 0.5 == pytest.approx(window(rule, 0.5, dt_pair), abs=1e-6), dt_pair
+
+
+@pytest.mark.parametrize("pairing", ["all", "nearest"])
+def test_pairing_schemes_differ_as_defined(pairing):
+    rule = sf.STDP(tau_plus=20.0, tau_minus=20.0, a_plus=0.1, a_minus=0.1, w_max=10.0, pairing=pairing)
+    # Two presynaptic arrivals (at 90 and 95) before one postsynaptic spike at 100.
+    net, proj, _ = pair_net(0.1, [90.0, 95.0], [100.0], rule, w0=1.0)
+    net.run(200.0)
+    x = math.exp(-5 / 20) + (math.exp(-10 / 20) if pairing == "all" else 0.0)
+    assert proj.weights[0] == pytest.approx(1.0 + 0.1 * x, abs=1e-9)
+    # Two postsynaptic spikes (at 100 and 105) before one arrival at 110.
+    net, proj, _ = pair_net(0.1, [110.0], [100.0, 105.0], rule, w0=1.0)
+    net.run(200.0)
+    y = math.exp(-5 / 20) + (math.exp(-10 / 20) if pairing == "all" else 0.0)
+    assert proj.weights[0] == pytest.approx(1.0 - 0.1 * y, abs=1e-9)
+
+
+def poisson_plastic(seed, rule, dt=0.1, n=50, rate=30.0):
+    net = sf.Network(dt=dt, seed=seed)
+    src = net.add_poisson(n, rate)
+    post = net.add_population(5, sf.LIF(tau_m=10.0, v_th=10.0, v_reset=0.0, t_ref=1.0))
+    proj = net.connect(src, post, sf.AllToAll(), weight=sf.Uniform(0.0, rule.w_max), delay=1.0,
+                       plasticity=rule)
+    return net, proj
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 2**31), st.floats(0.0, 2.0), st.floats(0.0, 2.0), st.sampled_from(["additive", "multiplicative"]),
+       st.sampled_from(["all", "nearest"]), st.sampled_from([0.1, None]))
+def test_weights_never_leave_their_bounds(seed, a_plus, a_minus, rule, pairing, dt):
+    r = sf.STDP(a_plus=a_plus, a_minus=a_minus, w_min=0.0, w_max=3.0, rule=rule, pairing=pairing)
+    net, proj = poisson_plastic(seed, r, dt=dt)
+    net.run(300.0)
+    w = proj.weights
+    assert np.all(w >= 0.0) and np.all(w <= 3.0)
+
+
+def test_zero_learning_rate_changes_nothing():
+    r = sf.STDP(a_plus=0.0, a_minus=0.0, w_max=3.0)
+    net, proj = poisson_plastic(1, r)
+    w0 = proj.weights.copy()
+    net.run(300.0)
+    assert net.counters()["spikes"] > 100
+    np.testing.assert_array_equal(proj.weights, w0)
+
+
+@pytest.mark.parametrize("dt", [0.1, None])
+def test_two_runs_equal_one_with_plasticity(dt):
+    r = sf.STDP(a_plus=0.05, a_minus=0.055, w_max=3.0)
+    a, pa = poisson_plastic(7, r, dt=dt)
+    a.run(300.0)
+    b, pb = poisson_plastic(7, r, dt=dt)
+    b.run(120.0)
+    b.run(180.0)
+    np.testing.assert_array_equal(pa.weights, pb.weights)
+    assert not np.allclose(pa.weights, poisson_plastic(7, r, dt=dt)[1].weights)
+
+
+def test_learned_weights_survive_reset_and_drive_the_next_run():
+    r = sf.STDP(a_plus=0.05, a_minus=0.0, w_max=3.0)
+    net, proj = poisson_plastic(3, r)
+    net.run(200.0)
+    learned = proj.weights.copy()
+    net.reset()
+    np.testing.assert_array_equal(proj.weights, learned)
+    net.run(50.0)
+    assert np.all(proj.weights >= learned - 1e-12)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"tau_plus": -1.0}, "tau_plus must be a finite time constant > 0"),
+    ({"tau_minus": float("nan")}, "tau_minus must be a finite time constant > 0"),
+    ({"a_minus": -0.1}, "a_minus must be finite and >= 0"),
+    ({"w_min": 2.0, "w_max": 1.0}, "w_min <= w_max"),
+    ({"rule": "hebbian"}, "rule must be 'additive' or 'multiplicative'"),
+    ({"pairing": "triplet"}, "pairing must be 'all' or 'nearest'"),
+])
+def test_bad_stdp_parameters(kwargs, match):
+    net = sf.Network(dt=0.1)
+    a = net.add_population(3, sf.LIF())
+    with pytest.raises(sf.ParameterError, match=match):
+        net.connect(a, a, sf.AllToAll(), weight=0.5, plasticity=sf.STDP(**kwargs))
+
+
+def test_initial_weights_outside_the_bounds_are_refused():
+    net = sf.Network(dt=0.1)
+    a = net.add_population(3, sf.LIF())
+    with pytest.raises(sf.ParameterError, match=r"outside the STDP bounds \[0, 1\]"):
+        net.connect(a, a, sf.AllToAll(), weight=1.5, plasticity=sf.STDP(w_max=1.0))
+    with pytest.raises(TypeError, match="plasticity must be sf.STDP"):
+        net.connect(a, a, sf.AllToAll(), weight=0.5, plasticity="stdp")
