@@ -99,6 +99,9 @@ fn walk_to_threshold(d: &Dynamics, i: usize, u: f64, itot: f64) -> Option<u64> {
     None
 }
 
+/// Steps walked ahead by the exp-synapse crossing search before it schedules a re-check.
+const WALK_STEPS: u64 = 16;
+
 /// First k >= 1 at which the input-free exp-synapse trajectory from `st` reaches threshold.
 fn crossing_exp(d: &Dynamics, i: usize, st: [f64; 3], itot: f64) -> Option<u64> {
     let th = d.th.at(i);
@@ -121,24 +124,24 @@ fn crossing_exp(d: &Dynamics, i: usize, st: [f64; 3], itot: f64) -> Option<u64> 
         }
         return None;
     }
-    let mut base = 0u64;
-    for _ in 0..8 {
-        let st_b = if base == 0 {
-            st
-        } else {
-            d.grid_free_exp(i, st, base, itot)
-        };
-        let t = d.next_crossing(i, st_b, itot, 0.0)?;
-        let k = base + ((t / d.dt) - 1e-9).ceil().max(1.0) as u64;
-        if k - 1 > base && d.grid_free_exp(i, st, k - 1, itot)[0] >= th {
-            return Some(k - 1);
-        }
-        if d.grid_free_exp(i, st, k, itot)[0] >= th {
+    // Cannot reach threshold at all (bound of the free trajectory): nothing to schedule.
+    let upper = |s: [f64; 3]| {
+        s[0].max(vinf) + s[1].max(0.0) * d.qmax_e.at(i) + s[2].max(0.0) * d.qmax_i.at(i)
+    };
+    if upper(st) < th {
+        return None;
+    }
+    // Walk the next steps with the one-step propagator (the update's own arithmetic); a busy
+    // neuron's next input usually comes first. If nothing crosses and the bound still allows a
+    // crossing later, come back then (a wake only re-examines the neuron; it never forces a spike).
+    let mut walk = st;
+    for k in 1..=WALK_STEPS {
+        walk = d.grid_free_exp(i, walk, 1, itot);
+        if walk[0] >= th {
             return Some(k);
         }
-        base = k;
     }
-    None
+    (upper(walk) >= th).then_some(WALK_STEPS)
 }
 
 /// Schedule the next predicted crossing of neuron `i` (updated at step `s`), invalidating any

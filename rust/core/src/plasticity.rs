@@ -271,7 +271,16 @@ mod tests {
     use super::*;
 
     fn rule(mu: f64, pairing: Pairing) -> StdpRule {
-        StdpRule { tau_plus: 20.0, tau_minus: 20.0, a_plus: 0.1, a_minus: 0.12, w_min: 0.0, w_max: 1.0, mu, pairing }
+        StdpRule {
+            tau_plus: 20.0,
+            tau_minus: 20.0,
+            a_plus: 0.1,
+            a_minus: 0.12,
+            w_min: 0.0,
+            w_max: 1.0,
+            mu,
+            pairing,
+        }
     }
 
     #[test]
@@ -300,7 +309,11 @@ mod tests {
     fn invalid_rules_are_refused() {
         let mut r = rule(0.0, Pairing::All);
         r.w_min = 2.0;
-        assert!(r.validate().unwrap_err().to_string().contains("w_min <= w_max"));
+        assert!(r
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("w_min <= w_max"));
         let mut r = rule(0.0, Pairing::All);
         r.tau_plus = 0.0;
         assert!(r.validate().is_err());
