@@ -301,6 +301,55 @@ def worker(bench: str, fw: str, compiled: bool, steps: int, warmup: int) -> dict
     }
 
 
+def interleaved(bench: str, fws: list[str], compile_peers: bool, rounds: int,
+                warmup: int) -> list[dict[str, Any]]:
+    """All frameworks in one process, one step each in turn: same machine state for all.
+
+    On a shared machine the load changes from second to second; taking the steps of every
+    framework round-robin makes their medians comparable. (Peak memory needs separate
+    processes: see :func:`worker`.)
+    """
+    import torch
+    import torch.nn.functional as F
+
+    torch.set_num_threads(THREADS)
+    torch.manual_seed(0)
+    batches = make_batches(bench, 4)
+    runs = []
+    for fw in fws:
+        for compiled in ([False, True] if compile_peers and fw not in ("spikeflow", "dense")
+                         else [False]):
+            model = MODELS[fw](bench.split("-")[0])
+            opt = torch.optim.Adam(list(model.module.parameters()), lr=1e-3, fused=ADAM_FUSED)
+            fwd = torch.compile(model.fwd) if compiled else model.fwd
+            runs.append({"framework": fw, "compiled": compiled, "model": model, "opt": opt,
+                         "fwd": fwd, "times": [], "cpu": []})
+
+    def step(r: dict[str, Any], i: int) -> None:
+        x, y = batches[i % len(batches)]
+        c0, t0 = time.process_time(), time.perf_counter()
+        out = r["fwd"](r["model"].module, x)
+        loss = F.cross_entropy(out.sum(0), y)
+        r["opt"].zero_grad(set_to_none=True)
+        loss.backward()
+        r["opt"].step()
+        r["times"].append(time.perf_counter() - t0)
+        r["cpu"].append(time.process_time() - c0)
+
+    for r in runs:
+        for i in range(warmup + 2 * r["compiled"]):
+            step(r, i)
+        r["times"].clear()
+        r["cpu"].clear()
+    for i in range(rounds):
+        for r in runs:
+            step(r, i)
+    return [{"bench": bench, "framework": r["framework"], "compiled": r["compiled"],
+             "median_ms": 1e3 * statistics.median(r["times"]), "min_ms": 1e3 * min(r["times"]),
+             "cpu_ms": 1e3 * statistics.median(r["cpu"]), "steps": rounds}
+            for r in runs]
+
+
 # ----------------------------------------------------------------------------- driver
 def run_one(bench: str, fw: str, compiled: bool, steps: int, warmup: int) -> dict[str, Any]:
     """Run one configuration in a fresh interpreter."""
@@ -327,6 +376,9 @@ def main(argv: list[str] | None = None) -> None:
                     "fastest median (the machine is shared; this filters out busy periods)")
     ap.add_argument("--threads", type=int, default=2, help="torch (and rayon) threads")
     ap.add_argument("--json", type=Path, help="also write all results to this file")
+    ap.add_argument("--interleave", type=int, default=0, metavar="ROUNDS",
+                    help="instead: all frameworks of a benchmark in one process, ROUNDS steps "
+                    "each taken in turn (fair timing on a busy machine; no memory figures)")
     ap.add_argument("--worker", nargs=3, metavar=("BENCH", "FW", "COMPILED"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     os.environ["SPIKEFLOW_BENCH_THREADS"] = str(args.threads)
@@ -338,6 +390,18 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(worker(bench, fw, comp == "1", args.steps, args.warmup)))
         return
     import torch
+
+    if args.interleave:
+        print(f"# interleaved, {args.threads} threads, load average {os.getloadavg()[0]:.1f}")
+        print("| bench | framework | mode | median ms | min ms | CPU ms |")
+        print("| --- | --- | --- | ---: | ---: | ---: |")
+        for bench in args.bench:
+            for r in interleaved(bench, args.frameworks, not args.no_compile, args.interleave,
+                                 args.warmup):
+                mode = "compiled" if r["compiled"] else "plain"
+                print(f"| {bench} | {r['framework']} | {mode} | {r['median_ms']:.1f} | "
+                      f"{r['min_ms']:.1f} | {r['cpu_ms']:.1f} |", flush=True)
+        return
 
     print(f"# {time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} CPUs, torch {torch.__version__}, {args.threads} threads, "
