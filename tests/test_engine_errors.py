@@ -25,7 +25,7 @@ def pops(net):
     ({"i_e": float("inf")}, "i_e must be finite"),
     ({"t_ref": 0.15}, "not a multiple of dt"),
     ({"tau_m": np.ones(3)}, "3 values but the population has 10"),
-    ({"synapse": "alpha"}, "synapse must be 'delta' or 'exp'"),
+    ({"synapse": "alpha"}, "synapse must be 'delta', 'exp' or 'cond_exp'"),
     ({"v_init": (5.0, 1.0)}, "low <= high"),
 ])
 def test_bad_neuron_parameters(net, kwargs, match):

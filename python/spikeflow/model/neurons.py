@@ -38,6 +38,12 @@ class LIF(NeuronModel):
     synapse="exp" (NEST ``iaf_psc_exp``): a spike of weight ``w`` (pA) adds ``w`` to an
     exponentially decaying current, excitatory if ``w >= 0`` (time constant ``tau_syn_ex``),
     inhibitory otherwise (``tau_syn_in``).
+    synapse="cond_exp" (NEST ``iaf_cond_exp``, Brian2's ``ge``): a weight ``w`` (in units of
+    the leak conductance, dimensionless) adds ``|w|`` to an exponentially decaying conductance,
+    excitatory with reversal potential ``e_rev_ex`` if ``w >= 0``, else inhibitory with
+    ``e_rev_in``: ``tau_m dv/dt = (v_rest - v) + g_ex (e_rev_ex - v) + g_in (e_rev_in - v)
+    + i_e tau_m / c_m``. Grid only; each step is an exponential-Euler step with the
+    conductances frozen over the step (exact conductance decay), as Brian2 integrates it.
 
     After a spike ``v`` is reset to ``v_reset`` (``reset="value"``) or lowered by
     ``v_th - v_reset`` (``reset="subtract"``), and the neuron is refractory for ``t_ref`` ms:
@@ -52,9 +58,11 @@ class LIF(NeuronModel):
     t_ref: ParamLike = 2.0
     c_m: ParamLike = 250.0
     i_e: ParamLike = 0.0
-    synapse: Literal["delta", "exp"] = "delta"
+    synapse: Literal["delta", "exp", "cond_exp"] = "delta"
     tau_syn_ex: ParamLike = 2.0
     tau_syn_in: ParamLike = 2.0
+    e_rev_ex: ParamLike = 0.0
+    e_rev_in: ParamLike = -80.0
     reset: Literal["value", "subtract"] = "value"
     v_init: InitLike = None
 

@@ -33,7 +33,8 @@ __all__ = ["Network", "Population", "Projection", "BatchResult"]
 
 WeightLike = Union[float, Sequence[float], np.ndarray, Uniform, Normal]
 
-_NEURON_PARAMS = ("tau_m", "v_rest", "v_th", "v_reset", "t_ref", "c_m", "i_e", "tau_syn_ex", "tau_syn_in")
+_NEURON_PARAMS = ("tau_m", "v_rest", "v_th", "v_reset", "t_ref", "c_m", "i_e", "tau_syn_ex", "tau_syn_in",
+                  "e_rev_ex", "e_rev_in")
 
 
 class Population:

@@ -39,7 +39,7 @@ fn predict(
     let held = from - t;
     let st = match d.synapse {
         SynapseKind::Delta => [ps.u[i], 0.0, 0.0],
-        SynapseKind::Exp => [
+        SynapseKind::Exp | SynapseKind::CondExp => [
             ps.u[i],
             ps.ie[i] * (-held / d.tau_e.at(i)).exp(),
             ps.ii[i] * (-held / d.tau_i.at(i)).exp(),
@@ -76,7 +76,7 @@ pub(crate) fn peek(d: &Dynamics, ps: &PopState, i: usize, t: f64) -> f64 {
                     ps.u[i]
                 }
             }
-            SynapseKind::Exp => {
+            SynapseKind::Exp | SynapseKind::CondExp => {
                 let held = a - last;
                 let st = [
                     ps.u[i],
@@ -318,7 +318,7 @@ impl State {
                         st[0] += xe;
                     }
                 }
-                SynapseKind::Exp => {
+                SynapseKind::Exp | SynapseKind::CondExp => {
                     let held = a - last;
                     st[1] = ps.ie[i] * (-held / d.tau_e.at(i)).exp();
                     st[2] = ps.ii[i] * (-held / d.tau_i.at(i)).exp();
@@ -336,7 +336,7 @@ impl State {
                 ps.ref_t[i] = t + d.t_ref.at(i);
             }
             ps.u[i] = st[0];
-            if d.synapse == SynapseKind::Exp {
+            if d.synapse != SynapseKind::Delta {
                 ps.ie[i] = st[1];
                 ps.ii[i] = st[2];
             }

@@ -99,6 +99,28 @@ fn walk_to_threshold(d: &Dynamics, i: usize, u: f64, itot: f64) -> Option<u64> {
     None
 }
 
+/// First k >= 1 at which the input-free conductance trajectory reaches threshold: bound, then
+/// a walk with the update's own step (as for current synapses).
+fn crossing_cond(d: &Dynamics, i: usize, st: [f64; 3], itot: f64) -> Option<u64> {
+    let th = d.th.at(i);
+    let drive = d.v_inf(i, itot);
+    let ee = d.e_ex.at(i);
+    // The conductances only decay, so the membrane stays below the larger of where it is and
+    // the equilibria it relaxes towards (excitation alone, or no conductance at all).
+    let upper = |s: [f64; 3]| s[0].max((s[1] * ee + drive) / (1.0 + s[1])).max(drive);
+    if upper(st) < th {
+        return None;
+    }
+    let mut walk = st;
+    for k in 1..=WALK_STEPS {
+        walk = d.grid_free_cond(i, walk, 1, itot);
+        if walk[0] >= th {
+            return Some(k);
+        }
+    }
+    (upper(walk) >= th).then_some(WALK_STEPS)
+}
+
 /// Steps walked ahead by the exp-synapse crossing search before it schedules a re-check.
 const WALK_STEPS: u64 = 16;
 
@@ -160,14 +182,18 @@ fn predict(
     let from = s.max(ps.ref_end[i]);
     let k = match d.synapse {
         SynapseKind::Delta => crossing_delta(d, i, ps.u[i], itot),
-        SynapseKind::Exp => {
+        SynapseKind::Exp | SynapseKind::CondExp => {
             let held = (from - s) as u64;
             let st = [
                 ps.u[i],
                 ps.ie[i] * pow_steps(d.p11e.at(i), held),
                 ps.ii[i] * pow_steps(d.p11i.at(i), held),
             ];
-            crossing_exp(d, i, st, itot)
+            if d.synapse == SynapseKind::Exp {
+                crossing_exp(d, i, st, itot)
+            } else {
+                crossing_cond(d, i, st, itot)
+            }
         }
     };
     if let Some(k) = k {
@@ -238,7 +264,7 @@ pub(crate) fn peek(d: &Dynamics, ps: &PopState, i: usize, s: i64) -> f64 {
                     d.grid_free_delta(i, ps.u[i], (s - last.max(rend)) as u64, itot)
                 }
             }
-            SynapseKind::Exp => {
+            SynapseKind::Exp | SynapseKind::CondExp => {
                 let a = s.min(last.max(rend));
                 let held = (a - last) as u64;
                 let st = [
@@ -247,7 +273,7 @@ pub(crate) fn peek(d: &Dynamics, ps: &PopState, i: usize, s: i64) -> f64 {
                     ps.ii[i] * pow_steps(d.p11i.at(i), held),
                 ];
                 if s > a {
-                    d.grid_free_exp(i, st, (s - a) as u64, itot)[0]
+                    d.grid_free_syn(i, st, (s - a) as u64, itot)[0]
                 } else {
                     st[0]
                 }
@@ -449,7 +475,8 @@ impl State {
                     }
                 }
             }
-            SynapseKind::Exp => {
+            SynapseKind::Exp | SynapseKind::CondExp => {
+                let cond = d.synapse == SynapseKind::CondExp;
                 for &i in &touched[..nt] {
                     let i = i as usize;
                     let (xe, xi) = (ps.inbox[i].ex, ps.inh[i]);
@@ -464,10 +491,10 @@ impl State {
                         st[2] *= pow_steps(d.p11i.at(i), (a - last) as u64);
                     }
                     if s > a {
-                        st = d.grid_free_exp(i, st, (s - a) as u64, itot);
+                        st = d.grid_free_syn(i, st, (s - a) as u64, itot);
                     }
                     st[1] += xe;
-                    st[2] += xi;
+                    st[2] += if cond { -xi } else { xi }; // inhibitory conductances are positive
                     ps.last[i] = s;
                     if s > rend && st[0] >= d.th.at(i) {
                         spikes_now.push((p32, i as u32, 1));

@@ -200,6 +200,17 @@ impl Model {
                 }
             }
         }
+        if self.dt.is_none() && spec.synapse == crate::params::SynapseKind::CondExp {
+            return param_err(
+                "synapse='cond_exp' is integrated on a grid: give the network a dt (continuous time \
+                 supports 'delta' and 'exp')",
+            );
+        }
+        if spec.synapse == crate::params::SynapseKind::CondExp
+            && spec.kind != crate::params::NeuronKind::Lif
+        {
+            return param_err("synapse='cond_exp' is for LIF neurons");
+        }
         let dynamics = Box::new(Dynamics::new(&spec, n, self.dt));
         Ok(self.push(name, n, PopKind::Neurons { spec, dynamics }))
     }

@@ -140,6 +140,9 @@ pub struct Dynamics {
     /// Peak of `Q(T)` for the quick "cannot reach threshold" test.
     pub qmax_e: Col,
     pub qmax_i: Col,
+    /// Reversal potentials relative to rest (conductance synapses).
+    pub e_ex: Col,
+    pub e_in: Col,
     /// No neuron can reach threshold without input (LIF, no bias, reset to a value below
     /// threshold above rest): predictions can be skipped unless currents are injected.
     pub quiescent: bool,
@@ -174,7 +177,7 @@ impl Dynamics {
         // NEST 3.10's expressions, evaluation order included, so the grid reproduces its
         // membrane potentials bit for bit: iaf_psc_delta P30 = 1/C (1 - P33) tau,
         // iaf_psc_exp P20 = tau/C (1 - P22).
-        let exp_syn = spec.synapse == SynapseKind::Exp;
+        let exp_syn = spec.synapse != SynapseKind::Delta;
         let p20 = f(&|i| {
             let (tau, c) = (tau_m.at(i), c_m.at(i));
             let p33 = (-h / tau).exp();
@@ -204,6 +207,8 @@ impl Dynamics {
             && vals(&spec.i_e).iter().all(|&x| x == 0.0)
             && (0..if any_per { n } else { 1 }).all(|i| spec.v_th.get(i) > spec.v_rest.get(i));
         Dynamics {
+            e_ex: rel(&spec.e_rev_ex),
+            e_in: rel(&spec.e_rev_in),
             quiescent,
             kind: spec.kind,
             synapse: spec.synapse,
@@ -327,6 +332,47 @@ impl Dynamics {
         }
     }
 
+    /// Conductance-synapse state `[u, g_ex, g_in]` after `k` input-free steps: exponential
+    /// Euler with the conductances frozen over each step (exact in `u` for that step, as
+    /// Brian2 integrates this model), then exact conductance decay. Once both conductances
+    /// are negligible the rest of the silence is the exact leak.
+    pub fn grid_free_cond(&self, i: usize, s: [f64; 3], k: u64, i_tot: f64) -> [f64; 3] {
+        let [mut u, mut ge, mut gi] = s;
+        let (tau, h) = (self.tau_m.at(i), self.dt);
+        let (ee, ei, p11e, p11i) = (
+            self.e_ex.at(i),
+            self.e_in.at(i),
+            self.p11e.at(i),
+            self.p11i.at(i),
+        );
+        let drive = i_tot * tau / self.c_m.at(i);
+        let mut left = k;
+        while left > 0 && (ge > 1e-12 || gi > 1e-12) {
+            let g = 1.0 + ge + gi;
+            let u_inf = (ge * ee + gi * ei + drive) / g;
+            u = u_inf + (u - u_inf) * (-g * h / tau).exp();
+            ge *= p11e;
+            gi *= p11i;
+            left -= 1;
+        }
+        if left > 0 {
+            u = drive + (u - drive) * (-(left as f64) * h / tau).exp();
+            ge *= p11e.powf(left as f64);
+            gi *= p11i.powf(left as f64);
+        }
+        [u, ge, gi]
+    }
+
+    /// Synaptic-state propagation for exp (current) or cond_exp (conductance) synapses.
+    #[inline]
+    pub fn grid_free_syn(&self, i: usize, s: [f64; 3], k: u64, i_tot: f64) -> [f64; 3] {
+        if self.synapse == SynapseKind::CondExp {
+            self.grid_free_cond(i, s, k, i_tot)
+        } else {
+            self.grid_free_exp(i, s, k, i_tot)
+        }
+    }
+
     /// Exp-synapse state after `k` input-free steps (NEST `iaf_psc_exp` propagators).
     #[inline(always)]
     pub fn grid_free_exp(&self, i: usize, s: [f64; 3], k: u64, i_tot: f64) -> [f64; 3] {
@@ -404,6 +450,7 @@ impl Dynamics {
                     None
                 }
             }
+            (NeuronKind::Lif, SynapseKind::CondExp) => None,
             (NeuronKind::Lif, SynapseKind::Exp) => {
                 let vinf = self.v_inf(i, i_tot);
                 let bound =

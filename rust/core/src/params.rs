@@ -79,6 +79,10 @@ pub enum SynapseKind {
     Delta,
     /// The weight (pA) jumps an exponentially decaying current; sign picks excitatory/inhibitory.
     Exp,
+    /// The weight (in units of the leak conductance, dimensionless) jumps an exponentially
+    /// decaying conductance with reversal potential `e_rev_ex` (weight >= 0) or `e_rev_in`
+    /// (weight < 0, magnitude used); NEST `iaf_cond_exp` normalised by g_L, Brian2's `ge`.
+    CondExp,
 }
 
 /// What happens to the membrane after a spike.
@@ -113,6 +117,8 @@ pub struct NeuronSpec {
     pub i_e: Param,
     pub tau_syn_ex: Param,
     pub tau_syn_in: Param,
+    pub e_rev_ex: Param,
+    pub e_rev_in: Param,
     pub v_init: InitV,
 }
 
@@ -132,6 +138,8 @@ impl NeuronSpec {
             i_e: Param::Scalar(0.0),
             tau_syn_ex: Param::Scalar(2.0),
             tau_syn_in: Param::Scalar(2.0),
+            e_rev_ex: Param::Scalar(0.0),
+            e_rev_in: Param::Scalar(-80.0),
             v_init: InitV::Rest,
         }
     }
@@ -157,6 +165,8 @@ impl NeuronSpec {
         self.i_e.check("i_e", n, Rule::Any)?;
         self.tau_syn_ex.check("tau_syn_ex", n, Rule::Positive)?;
         self.tau_syn_in.check("tau_syn_in", n, Rule::Positive)?;
+        self.e_rev_ex.check("e_rev_ex", n, Rule::Any)?;
+        self.e_rev_in.check("e_rev_in", n, Rule::Any)?;
         for i in 0..n.min(if self.all_scalar() { 1 } else { n }) {
             if self.v_reset.get(i) >= self.v_th.get(i) {
                 return param_err(format!(

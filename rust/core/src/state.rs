@@ -143,7 +143,7 @@ impl State {
                 match &pop.kind {
                     PopKind::Neurons { spec, dynamics } => {
                         s.u = dynamics.initial_u(&spec.v_init, model.seed, p);
-                        if spec.synapse == SynapseKind::Exp {
+                        if spec.synapse != SynapseKind::Delta {
                             s.ie = vec![0.0; n];
                             s.ii = vec![0.0; n];
                             s.split = true;

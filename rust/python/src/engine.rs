@@ -191,11 +191,12 @@ impl PyNetwork {
         let synapse = match synapse {
             "delta" => SynapseKind::Delta,
             "exp" => SynapseKind::Exp,
+            "cond_exp" => SynapseKind::CondExp,
             other => {
                 return Err(py_error(
                     py,
                     "ParameterError",
-                    format!("synapse must be 'delta' or 'exp', got '{other}'"),
+                    format!("synapse must be 'delta', 'exp' or 'cond_exp', got '{other}'"),
                 ))
             }
         };
@@ -234,6 +235,8 @@ impl PyNetwork {
             i_e: get("i_e", 0.0)?,
             tau_syn_ex: get("tau_syn_ex", 2.0)?,
             tau_syn_in: get("tau_syn_in", 2.0)?,
+            e_rev_ex: get("e_rev_ex", 0.0)?,
+            e_rev_in: get("e_rev_in", -80.0)?,
             v_init,
         };
         guard(py, || self.inner.add_population(n, spec, name))
