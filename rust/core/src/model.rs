@@ -65,7 +65,7 @@ impl SpikeTrain {
 #[derive(Clone, Debug)]
 pub enum PopKind {
     Neurons {
-        spec: NeuronSpec,
+        spec: Box<NeuronSpec>,
         dynamics: Box<Dynamics>,
     },
     SpikeSource {
@@ -212,7 +212,7 @@ impl Model {
             return param_err("synapse='cond_exp' is for LIF neurons");
         }
         let dynamics = Box::new(Dynamics::new(&spec, n, self.dt));
-        Ok(self.push(name, n, PopKind::Neurons { spec, dynamics }))
+        Ok(self.push(name, n, PopKind::Neurons { spec: Box::new(spec), dynamics }))
     }
 
     pub fn add_spike_source(
