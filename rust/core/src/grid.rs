@@ -212,12 +212,7 @@ fn quiescent_delta(
     p32: u32,
     spikes: &mut Vec<(u32, u32, u32)>,
 ) {
-    let (beta, th, reset_u, ref_steps) = (
-        d.beta.at(0),
-        d.th.at(0),
-        d.reset_u.at(0),
-        d.ref_steps(0) as i64,
-    );
+    let step = PlainStep::new(d);
     let n = ps.u.len();
     let (u, last, ref_end, inbox) = (
         &mut ps.u[..n],
@@ -228,24 +223,64 @@ fn quiescent_delta(
     for &i in touched {
         let i = i as usize;
         let x = std::mem::replace(&mut inbox[i].ex, 0.0);
-        let rend = ref_end[i];
-        let start = last[i].max(rend);
-        last[i] = s;
+        if step.advance(d, &mut u[i], &mut last[i], &mut ref_end[i], i, s, x) {
+            spikes.push((p32, i as u32, 1));
+        }
+    }
+}
+
+/// One update of a plain LIF (delta synapses, one parameter set, no bias): the neuron is
+/// brought from its last update to step `s` and integrates `x`. Shared by the touched-list
+/// update and the fused-drive update so both stay bit-identical.
+struct PlainStep {
+    beta: f64,
+    th: f64,
+    reset_u: f64,
+    ref_steps: i64,
+}
+
+impl PlainStep {
+    fn new(d: &Dynamics) -> PlainStep {
+        PlainStep {
+            beta: d.beta.at(0),
+            th: d.th.at(0),
+            reset_u: d.reset_u.at(0),
+            ref_steps: d.ref_steps(0) as i64,
+        }
+    }
+
+    /// Returns true when the neuron fires at `s`.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn advance(
+        &self,
+        d: &Dynamics,
+        u: &mut f64,
+        last: &mut i64,
+        ref_end: &mut i64,
+        i: usize,
+        s: i64,
+        x: f64,
+    ) -> bool {
+        let rend = *ref_end;
+        let start = (*last).max(rend);
+        *last = s;
         if s <= rend {
-            continue; // refractory: input discarded, voltage held
+            return false; // refractory: input discarded, voltage held
         }
         let k = (s - start) as u64;
         let mut v = if k == 1 {
-            beta * u[i] + 0.0
+            self.beta * *u + 0.0
         } else {
-            d.grid_free_delta(i, u[i], k, 0.0)
+            d.grid_free_delta(i, *u, k, 0.0)
         } + x;
-        if v >= th {
-            spikes.push((p32, i as u32, 1));
-            v = reset_u;
-            ref_end[i] = s + ref_steps;
+        let fired = v >= self.th;
+        if fired {
+            v = self.reset_u;
+            *ref_end = s + self.ref_steps;
         }
-        u[i] = v;
+        *u = v;
+        fired
     }
 }
 
@@ -375,12 +410,7 @@ impl State {
             .as_ref()
             .expect("fused drives have a table sampler");
         let rng = &mut drive.rng;
-        let (beta, th, reset_u, ref_steps) = (
-            d.beta.at(0),
-            d.th.at(0),
-            d.reset_u.at(0),
-            d.ref_steps(0) as i64,
-        );
+        let step = PlainStep::new(d);
         let p32 = p as u32;
         let ps = &mut self.pops[p];
         ps.n_touched = 0;
@@ -396,24 +426,9 @@ impl State {
             let c = sampler.sample(rng);
             total += c as u64;
             let x = std::mem::replace(&mut inbox[i].ex, 0.0) + c as f64 * f.weight;
-            let rend = ref_end[i];
-            let start = last[i].max(rend);
-            last[i] = s;
-            if s <= rend {
-                continue; // refractory: input discarded, voltage held
-            }
-            let k = (s - start) as u64;
-            let mut v = if k == 1 {
-                beta * u[i] + 0.0
-            } else {
-                d.grid_free_delta(i, u[i], k, 0.0)
-            } + x;
-            if v >= th {
+            if step.advance(d, &mut u[i], &mut last[i], &mut ref_end[i], i, s, x) {
                 self.spikes_now.push((p32, i as u32, 1));
-                v = reset_u;
-                ref_end[i] = s + ref_steps;
             }
-            u[i] = v;
         }
         self.counts.updates += n as u64;
         self.counts.spikes[f.poisson] += total;

@@ -212,7 +212,14 @@ impl Model {
             return param_err("synapse='cond_exp' is for LIF neurons");
         }
         let dynamics = Box::new(Dynamics::new(&spec, n, self.dt));
-        Ok(self.push(name, n, PopKind::Neurons { spec: Box::new(spec), dynamics }))
+        Ok(self.push(
+            name,
+            n,
+            PopKind::Neurons {
+                spec: Box::new(spec),
+                dynamics,
+            },
+        ))
     }
 
     pub fn add_spike_source(
