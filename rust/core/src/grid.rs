@@ -112,14 +112,18 @@ fn crossing_cond(d: &Dynamics, i: usize, st: [f64; 3], itot: f64) -> Option<u64>
         return None;
     }
     let mut walk = st;
-    for k in 1..=WALK_STEPS {
+    for k in 1..=COND_WALK_STEPS {
         walk = d.grid_free_cond(i, walk, 1, itot);
         if walk[0] >= th {
             return Some(k);
         }
     }
-    (upper(walk) >= th).then_some(WALK_STEPS)
+    (upper(walk) >= th).then_some(COND_WALK_STEPS)
 }
+
+/// Steps walked ahead by the conductance crossing search (each costs an `exp`, and a
+/// conductance neuron near threshold is usually fed every few steps) before a re-check.
+const COND_WALK_STEPS: u64 = 4;
 
 /// Steps walked ahead by the exp-synapse crossing search before it schedules a re-check.
 const WALK_STEPS: u64 = 16;
