@@ -123,7 +123,7 @@ fn crossing_cond(d: &Dynamics, i: usize, st: [f64; 3], itot: f64) -> Option<u64>
 
 /// Steps walked ahead by the conductance crossing search (each costs an `exp`, and a
 /// conductance neuron near threshold is usually fed every few steps) before a re-check.
-const COND_WALK_STEPS: u64 = 4;
+const COND_WALK_STEPS: u64 = 2;
 
 /// Steps walked ahead by the exp-synapse crossing search before it schedules a re-check.
 const WALK_STEPS: u64 = 16;
@@ -567,7 +567,7 @@ impl State {
             if self.fused.iter().flatten().any(|f| f.poisson == p) {
                 continue; // drawn in its target's update loop
             }
-            if ps.one_to_one {
+            if ps.one_to_one && ps.skip.is_none() {
                 self.direct_one_to_one(model, p, s);
                 continue;
             }
@@ -674,9 +674,14 @@ fn draw_counts(ps: &mut PoissonState, n: usize, p32: u32, out: &mut Vec<(u32, u3
             {
                 if let Some(skip) = ps.skip {
                     let mean = ps.sampler.as_ref().map_or(0.0, |s| s.mean());
+                    let (first, norm) = (mean * (-mean).exp(), -(-mean).exp_m1());
                     let mut j = skip;
                     while j < n {
-                        out.push((p32, j as u32, positive_poisson(&mut ps.rng, mean)));
+                        out.push((
+                            p32,
+                            j as u32,
+                            positive_poisson(&mut ps.rng, mean, first, norm),
+                        ));
                         j = j
                             .saturating_add(1)
                             .saturating_add(geometric(&mut ps.rng, mean));

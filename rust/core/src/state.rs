@@ -557,12 +557,13 @@ pub(crate) fn geometric(rng: &mut Stream, mean: f64) -> u64 {
 }
 
 /// A Poisson count conditioned on being at least one.
-pub(crate) fn positive_poisson(rng: &mut Stream, mean: f64) -> u32 {
+/// `first` = P(X = 1) = mean e^-mean and `norm` = P(X >= 1) = 1 - e^-mean, precomputed by the
+/// caller (they are constants of the population).
+pub(crate) fn positive_poisson(rng: &mut Stream, mean: f64, first: f64, norm: f64) -> u32 {
     use rand::Rng;
-    let norm = -(-mean).exp_m1();
     let u = rng.gen::<f64>() * norm;
     let mut k = 1u32;
-    let mut p = mean * (-mean).exp();
+    let mut p = first;
     let mut cdf = p;
     while u > cdf && k < 400 {
         k += 1;
