@@ -143,3 +143,37 @@ def test_initial_weights_outside_the_bounds_are_refused():
         net.connect(a, a, sf.AllToAll(), weight=1.5, plasticity=sf.STDP(w_max=1.0))
     with pytest.raises(TypeError, match="plasticity must be sf.STDP"):
         net.connect(a, a, sf.AllToAll(), weight=0.5, plasticity="stdp")
+
+
+@pytest.mark.parametrize("dt", [0.1, None])
+def test_triplet_rule_matches_its_analytic_sums(dt):
+    r = sf.TripletSTDP(tau_plus=16.8, tau_minus=33.7, tau_x=101.0, tau_y=125.0, a2_plus=0.01, a3_plus=0.02,
+                       a2_minus=0.015, a3_minus=0.005, w_min=-10.0, w_max=10.0)
+    # pre-post-post: arrival at 100, posts at 110 and 130.
+    net, proj, rec = pair_net(dt, [100.0], [110.0, 130.0], r, w0=0.0)
+    net.run(300.0)
+    np.testing.assert_allclose(rec.times, [110.0, 130.0])
+    expected = 0.01 * math.exp(-10 / 16.8) + (0.01 + 0.02 * math.exp(-20 / 125.0)) * math.exp(-30 / 16.8)
+    assert proj.weights[0] == pytest.approx(expected, abs=1e-9)
+    # post-pre-pre: post at 100, arrivals at 110 and 125.
+    net, proj, _ = pair_net(dt, [110.0, 125.0], [100.0], r, w0=0.0)
+    net.run(300.0)
+    expected = -0.015 * math.exp(-10 / 33.7) - (0.015 + 0.005 * math.exp(-15 / 101.0)) * math.exp(-25 / 33.7)
+    assert proj.weights[0] == pytest.approx(expected, abs=1e-9)
+
+
+@pytest.mark.parametrize("name", ["visual_cortex", "hippocampal"])
+@pytest.mark.parametrize("pairing", ["all", "nearest"])
+def test_triplet_presets_reduce_to_the_pair_window_for_single_pairs(name, pairing):
+    r = sf.TripletSTDP.preset(name, pairing=pairing, w_min=-1.0, w_max=1.0)
+    for dt_pair in (-15.0, 12.0):
+        net, proj, _ = pair_net(0.1, [100.0 - dt_pair], [100.0], r, w0=0.0)
+        net.run(200.0)
+        want = (r.a2_plus * math.exp(-dt_pair / r.tau_plus) if dt_pair > 0
+                else -r.a2_minus * math.exp(dt_pair / r.tau_minus))
+        assert proj.weights[0] == pytest.approx(want, abs=1e-12)
+
+
+def test_unknown_triplet_preset():
+    with pytest.raises(sf.ParameterError, match="unknown triplet preset"):
+        sf.TripletSTDP.preset("cerebellum")

@@ -32,6 +32,7 @@ from spikeflow.model import (
     Normal,
     OneToOne,
     STDP,
+    TripletSTDP,
     Uniform,
 )
 from spikeflow.sim import BatchResult, Network, Population, Projection, SpikeRecorder, VoltageRecorder
@@ -54,6 +55,6 @@ __all__ = [
     "Network", "Population", "Projection", "BatchResult", "SpikeRecorder", "VoltageRecorder",
     "LIF", "IF", "NeuronModel",
     "Connector", "AllToAll", "OneToOne", "FixedProbability", "FixedInDegree", "FixedOutDegree", "FromArrays",
-    "Uniform", "Normal", "STDP",
+    "Uniform", "Normal", "STDP", "TripletSTDP",
     "SpikeflowError", "ParameterError", "ConnectivityError", "OutOfRangeError", "MemoryLimitError", "StateError",
 ]

@@ -25,7 +25,7 @@ from spikeflow._arrays import float_array, index_array, param_value
 from spikeflow.errors import ConnectivityError, ParameterError
 from spikeflow.model.connectors import AllToAll, Connector, FromArrays
 from spikeflow.model.neurons import IF, LIF, NeuronModel
-from spikeflow.model.plasticity import STDP
+from spikeflow.model.plasticity import STDP, TripletSTDP
 from spikeflow.model.values import Normal, Uniform
 from spikeflow.sim.recorders import SpikeRecorder, VoltageRecorder
 
@@ -145,8 +145,8 @@ class BatchResult:
 
 
 def _plasticity(rule: Any) -> tuple:
-    if not isinstance(rule, STDP):
-        raise TypeError(f"plasticity must be sf.STDP(...), got {type(rule).__name__}")
+    if not isinstance(rule, (STDP, TripletSTDP)):
+        raise TypeError(f"plasticity must be sf.STDP(...) or sf.TripletSTDP(...), got {type(rule).__name__}")
     return rule.spec()
 
 
@@ -276,7 +276,7 @@ class Network:
 
     def connect(self, pre: Population, post: Population, connector: Connector,
                 weight: Optional[WeightLike] = None, delay: Optional[WeightLike] = None,
-                plasticity: Optional[STDP] = None) -> Projection:
+                plasticity: Optional[Union[STDP, TripletSTDP]] = None) -> Projection:
         """Connect ``pre`` to ``post`` with a connection rule.
 
         ``weight`` (default 1.0; mV for delta synapses, pA for exp synapses) and ``delay``

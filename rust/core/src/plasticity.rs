@@ -35,11 +35,22 @@ pub struct StdpRule {
     /// Weight-dependence exponent: 0 = additive with hard bounds; 1 = multiplicative.
     pub mu: f64,
     pub pairing: Pairing,
+    /// Triplet terms (Pfister & Gerstner 2006): slow presynaptic trace `tau_x`, slow
+    /// postsynaptic trace `tau_y`; `a3_plus`/`a3_minus` = 0 gives the pair rule.
+    pub tau_x: f64,
+    pub tau_y: f64,
+    pub a3_plus: f64,
+    pub a3_minus: f64,
 }
 
 impl StdpRule {
     pub fn validate(&self) -> Result<()> {
-        for (name, v) in [("tau_plus", self.tau_plus), ("tau_minus", self.tau_minus)] {
+        for (name, v) in [
+            ("tau_plus", self.tau_plus),
+            ("tau_minus", self.tau_minus),
+            ("tau_x", self.tau_x),
+            ("tau_y", self.tau_y),
+        ] {
             if !(v.is_finite() && v > 0.0) {
                 return param_err(format!(
                     "STDP {name} must be a finite time constant > 0 ms, got {v}"
@@ -49,6 +60,8 @@ impl StdpRule {
         for (name, v) in [
             ("a_plus", self.a_plus),
             ("a_minus", self.a_minus),
+            ("a3_plus", self.a3_plus),
+            ("a3_minus", self.a3_minus),
             ("mu", self.mu),
         ] {
             if !(v.is_finite() && v >= 0.0) {
@@ -79,14 +92,14 @@ impl StdpRule {
 
     /// Weight after potentiation with presynaptic trace `x`.
     #[inline]
-    pub fn facilitate(&self, w: f64, x: f64) -> f64 {
-        (w + self.a_plus * self.scale(self.w_max - w) * x).clamp(self.w_min, self.w_max)
+    pub fn facilitate(&self, w: f64, x: f64, amplitude: f64) -> f64 {
+        (w + amplitude * self.scale(self.w_max - w) * x).clamp(self.w_min, self.w_max)
     }
 
     /// Weight after depression with postsynaptic trace `y`.
     #[inline]
-    pub fn depress(&self, w: f64, y: f64) -> f64 {
-        (w - self.a_minus * self.scale(w - self.w_min) * y).clamp(self.w_min, self.w_max)
+    pub fn depress(&self, w: f64, y: f64, amplitude: f64) -> f64 {
+        (w - amplitude * self.scale(w - self.w_min) * y).clamp(self.w_min, self.w_max)
     }
 
     /// Trace after a spike: add one (all pairs) or reset to one (nearest).
@@ -109,9 +122,12 @@ pub struct PlasticState {
     pre_last: Vec<f64>,
     pre_after: Vec<f64>,
     pre_before: Vec<f64>,
-    /// Per target: time of the last spike and the trace right after it.
+    /// Slow presynaptic trace (triplet, tau_x), right after the last arrival.
+    pre_slow: Vec<f64>,
+    /// Per target: time of the last spike and the traces right after it (fast, slow).
     post_last: Vec<f64>,
     post_trace: Vec<f64>,
+    post_slow: Vec<f64>,
     /// Incoming synapses of each target: `in_syn[in_ptr[i]..in_ptr[i+1]]`.
     in_ptr: Vec<u32>,
     in_syn: Vec<u32>,
@@ -161,8 +177,10 @@ impl PlasticState {
             pre_last: vec![f64::NEG_INFINITY; n_groups],
             pre_after: vec![0.0; n_groups],
             pre_before: vec![0.0; n_groups],
+            pre_slow: vec![0.0; n_groups],
             post_last: vec![f64::NEG_INFINITY; n_post],
             post_trace: vec![0.0; n_post],
+            post_slow: vec![0.0; n_post],
             in_ptr,
             in_syn,
         }
@@ -204,6 +222,14 @@ impl PlasticState {
         if self.pre_last[g] != t {
             self.pre_before[g] = before;
         }
+        // Triplet: depression grows with the slow presynaptic trace from before this arrival.
+        let slow = if self.pre_last[g].is_finite() {
+            self.pre_slow[g] * (-(t - self.pre_last[g]) / rule.tau_x).exp()
+        } else {
+            0.0
+        };
+        let amplitude = rule.a_minus + rule.a3_minus * slow;
+        self.pre_slow[g] = rule.bump(slow, count);
         self.pre_after[g] = rule.bump(before, count);
         self.pre_last[g] = t;
         for s in start..end {
@@ -215,7 +241,7 @@ impl PlasticState {
             };
             let mut w = self.weights[s];
             for _ in 0..count {
-                w = rule.depress(w, y);
+                w = rule.depress(w, y, amplitude);
             }
             self.weights[s] = w;
             add(targets[s], w * count as f64);
@@ -225,6 +251,20 @@ impl PlasticState {
     /// Target `i` fires at time `t`: potentiate its incoming synapses with their sources'
     /// traces (arrivals at exactly `t` excluded), then bump its own trace.
     pub fn post_spike(&mut self, rule: &StdpRule, i: usize, t: f64) {
+        let seen = self.post_last[i].is_finite();
+        let decay = |trace: f64, tau: f64| {
+            if seen {
+                trace * (-(t - self.post_last[i]) / tau).exp()
+            } else {
+                0.0
+            }
+        };
+        let (fast, slow) = (
+            decay(self.post_trace[i], rule.tau_minus),
+            decay(self.post_slow[i], rule.tau_y),
+        );
+        // Triplet: potentiation grows with the slow postsynaptic trace from before this spike.
+        let amplitude = rule.a_plus + rule.a3_plus * slow;
         for r in self.in_ptr[i] as usize..self.in_ptr[i + 1] as usize {
             let s = self.in_syn[r] as usize;
             let g = self.syn_group[s] as usize;
@@ -237,15 +277,11 @@ impl PlasticState {
                 0.0
             };
             if x > 0.0 {
-                self.weights[s] = rule.facilitate(self.weights[s], x);
+                self.weights[s] = rule.facilitate(self.weights[s], x, amplitude);
             }
         }
-        let y = if self.post_last[i].is_finite() {
-            self.post_trace[i] * (-(t - self.post_last[i]) / rule.tau_minus).exp()
-        } else {
-            0.0
-        };
-        self.post_trace[i] = rule.bump(y, 1);
+        self.post_trace[i] = rule.bump(fast, 1);
+        self.post_slow[i] = rule.bump(slow, 1);
         self.post_last[i] = t;
     }
 }
@@ -280,23 +316,27 @@ mod tests {
             w_max: 1.0,
             mu,
             pairing,
+            tau_x: 100.0,
+            tau_y: 100.0,
+            a3_plus: 0.0,
+            a3_minus: 0.0,
         }
     }
 
     #[test]
     fn additive_updates_are_clipped_to_the_bounds() {
         let r = rule(0.0, Pairing::All);
-        assert!((r.facilitate(0.5, 1.0) - 0.6).abs() < 1e-15);
-        assert_eq!(r.facilitate(0.95, 1.0), 1.0);
-        assert_eq!(r.depress(0.05, 1.0), 0.0);
+        assert!((r.facilitate(0.5, 1.0, r.a_plus) - 0.6).abs() < 1e-15);
+        assert_eq!(r.facilitate(0.95, 1.0, r.a_plus), 1.0);
+        assert_eq!(r.depress(0.05, 1.0, r.a_minus), 0.0);
     }
 
     #[test]
     fn multiplicative_updates_scale_with_the_distance_to_the_bound() {
         let r = rule(1.0, Pairing::All);
-        assert!((r.facilitate(0.5, 1.0) - 0.55).abs() < 1e-15);
-        assert!((r.depress(0.5, 1.0) - 0.44).abs() < 1e-15);
-        assert_eq!(r.facilitate(1.0, 5.0), 1.0);
+        assert!((r.facilitate(0.5, 1.0, r.a_plus) - 0.55).abs() < 1e-15);
+        assert!((r.depress(0.5, 1.0, r.a_minus) - 0.44).abs() < 1e-15);
+        assert_eq!(r.facilitate(1.0, 5.0, r.a_plus), 1.0);
     }
 
     #[test]

@@ -97,7 +97,8 @@ fn values(obj: &Bound<'_, PyTuple>, what: &str) -> PyResult<Values> {
     })
 }
 
-/// ("stdp", tau_plus, tau_minus, a_plus, a_minus, w_min, w_max, mu, pairing)
+/// ("stdp", tau_plus, tau_minus, a_plus, a_minus, w_min, w_max, mu, pairing, tau_x, tau_y,
+/// a3_plus, a3_minus)
 fn stdp_rule(t: &Bound<'_, PyTuple>) -> PyResult<StdpRule> {
     let f = |k: usize| -> PyResult<f64> { t.get_item(k)?.extract() };
     let pairing: String = t.get_item(8)?.extract()?;
@@ -113,6 +114,10 @@ fn stdp_rule(t: &Bound<'_, PyTuple>) -> PyResult<StdpRule> {
             "all" => Pairing::All,
             _ => Pairing::Nearest,
         },
+        tau_x: f(9)?,
+        tau_y: f(10)?,
+        a3_plus: f(11)?,
+        a3_minus: f(12)?,
     })
 }
 
