@@ -1,7 +1,6 @@
 """The Python API: projections as arrays, weight matrices, counters, recorders, batch results."""
 import numpy as np
 import pytest
-
 import spikeflow as sf
 
 

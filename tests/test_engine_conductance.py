@@ -1,7 +1,6 @@
 """Conductance-based synapses (synapse="cond_exp"): the step scheme, the ODE, reversal potentials."""
 import numpy as np
 import pytest
-
 import spikeflow as sf
 
 P = dict(tau_m=10.0, v_rest=-74.0, v_th=-54.0, v_reset=-60.0, t_ref=0.0, synapse="cond_exp",

@@ -6,7 +6,6 @@ import time
 
 import numpy as np
 import pytest
-
 import spikeflow as sf
 from spikeflow.models import BrunelParams, brunel
 

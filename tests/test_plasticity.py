@@ -3,10 +3,9 @@ import math
 
 import numpy as np
 import pytest
+import spikeflow as sf
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import spikeflow as sf
 
 
 def pair_net(dt, pre_times, post_times, rule, w0=0.5, delay=1.0):
