@@ -9,8 +9,12 @@ A step is forward + cross-entropy on the summed output spikes + backward + Adam.
 Every (benchmark, framework, compiled) runs in its own subprocess (clean peak memory); the
 median step time and the peak resident-memory growth are reported. torch threads = 2.
 
-    python benches/train_step.py                 # everything (several minutes)
+    python benches/train_step.py                 # everything, one process per config
     python benches/train_step.py --bench B4 --frameworks spikeflow snntorch
+    python benches/train_step.py --interleave 10  # all frameworks round-robin in one process
+
+On a shared machine prefer ``--interleave`` for timings (every framework sees the same load)
+and the per-process mode for peak memory.
 """
 from __future__ import annotations
 
