@@ -223,7 +223,7 @@ impl PlasticState {
             self.pre_before[g] = before;
         }
         // Triplet: depression grows with the slow presynaptic trace from before this arrival.
-        let slow = if self.pre_last[g].is_finite() {
+        let slow = if rule.a3_minus != 0.0 && self.pre_last[g].is_finite() {
             self.pre_slow[g] * (-(t - self.pre_last[g]) / rule.tau_x).exp()
         } else {
             0.0
@@ -259,10 +259,12 @@ impl PlasticState {
                 0.0
             }
         };
-        let (fast, slow) = (
-            decay(self.post_trace[i], rule.tau_minus),
-            decay(self.post_slow[i], rule.tau_y),
-        );
+        let fast = decay(self.post_trace[i], rule.tau_minus);
+        let slow = if rule.a3_plus != 0.0 {
+            decay(self.post_slow[i], rule.tau_y)
+        } else {
+            0.0
+        };
         // Triplet: potentiation grows with the slow postsynaptic trace from before this spike.
         let amplitude = rule.a_plus + rule.a3_plus * slow;
         for r in self.in_ptr[i] as usize..self.in_ptr[i + 1] as usize {
