@@ -22,6 +22,7 @@ from spikeflow.errors import (
 from spikeflow.model import (
     IF,
     LIF,
+    STDP,
     AllToAll,
     Connector,
     FixedInDegree,
@@ -31,7 +32,6 @@ from spikeflow.model import (
     NeuronModel,
     Normal,
     OneToOne,
-    STDP,
     TripletSTDP,
     Uniform,
 )
