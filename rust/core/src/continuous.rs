@@ -14,15 +14,6 @@ use crate::rng;
 use crate::state::{PopState, State};
 use std::time::Instant;
 
-#[inline(always)]
-fn ext(ps: &PopState, i: usize) -> f64 {
-    if ps.i_ext.is_empty() {
-        0.0
-    } else {
-        ps.i_ext[i]
-    }
-}
-
 fn predict(
     d: &Dynamics,
     ps: &mut PopState,
@@ -34,7 +25,7 @@ fn predict(
     n_wakes: &mut u64,
 ) {
     ps.version[i] = ps.version[i].wrapping_add(1);
-    let itot = d.i_e.at(i) + ext(ps, i);
+    let itot = ps.bias(d, i);
     let from = t.max(ps.ref_t[i]);
     let held = from - t;
     let st = match d.synapse {
@@ -63,7 +54,7 @@ fn predict(
 /// Membrane potential (absolute mV) of neuron `i` at time `t` without changing anything.
 pub(crate) fn peek(d: &Dynamics, ps: &PopState, i: usize, t: f64) -> f64 {
     let (last, rt) = (ps.last_t[i], ps.ref_t[i]);
-    let itot = d.i_e.at(i) + ext(ps, i);
+    let itot = ps.bias(d, i);
     let u = if t <= last {
         ps.u[i]
     } else {
@@ -306,7 +297,7 @@ impl State {
                 ps.last_t[i] = t; // input discarded, voltage held
                 continue;
             }
-            let itot = d.i_e.at(i) + ext(ps, i);
+            let itot = ps.bias(d, i);
             let a = last.max(rt).min(t);
             let mut st = [ps.u[i], 0.0, 0.0];
             match d.synapse {

@@ -33,15 +33,6 @@ fn pow_steps(x: f64, k: u64) -> f64 {
     }
 }
 
-#[inline(always)]
-fn ext(ps: &PopState, i: usize) -> f64 {
-    if ps.i_ext.is_empty() {
-        0.0
-    } else {
-        ps.i_ext[i]
-    }
-}
-
 /// First k >= 1 at which the input-free delta trajectory from `u` reaches threshold.
 fn crossing_delta(d: &Dynamics, i: usize, u: f64, itot: f64) -> Option<u64> {
     let th = d.th.at(i);
@@ -182,7 +173,7 @@ fn predict(
     n_wakes: &mut u64,
 ) {
     ps.version[i] = ps.version[i].wrapping_add(1);
-    let itot = d.i_e.at(i) + ext(ps, i);
+    let itot = ps.bias(d, i);
     let from = s.max(ps.ref_end[i]);
     let k = match d.synapse {
         SynapseKind::Delta => crossing_delta(d, i, ps.u[i], itot),
@@ -291,7 +282,7 @@ impl PlainStep {
 /// Membrane potential (absolute mV) of neuron `i` at step `s` without changing anything.
 pub(crate) fn peek(d: &Dynamics, ps: &PopState, i: usize, s: i64) -> f64 {
     let (last, rend) = (ps.last[i], ps.ref_end[i]);
-    let itot = d.i_e.at(i) + ext(ps, i);
+    let itot = ps.bias(d, i);
     let u = if s <= last {
         ps.u[i]
     } else {
@@ -479,7 +470,7 @@ impl State {
                         ps.last[i] = s; // refractory: input discarded, voltage held
                         continue;
                     }
-                    let itot = d.i_e.at(i) + ext(ps, i);
+                    let itot = ps.bias(d, i);
                     let mut u =
                         d.grid_free_delta(i, ps.u[i], (s - ps.last[i].max(rend)) as u64, itot) + x;
                     ps.last[i] = s;
@@ -502,7 +493,7 @@ impl State {
                     ps.inbox[i].ex = 0.0;
                     ps.inh[i] = 0.0;
                     let (last, rend) = (ps.last[i], ps.ref_end[i]);
-                    let itot = d.i_e.at(i) + ext(ps, i);
+                    let itot = ps.bias(d, i);
                     let mut st = [ps.u[i], ps.ie[i], ps.ii[i]];
                     let a = s.min(last.max(rend));
                     if a > last {

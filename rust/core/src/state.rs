@@ -70,6 +70,19 @@ pub(crate) struct PopState {
     pub first: Vec<f64>,
 }
 
+impl PopState {
+    /// Total constant current (pA) into neuron `i`: its bias plus injected currents.
+    #[inline(always)]
+    pub(crate) fn bias(&self, d: &crate::neuron::Dynamics, i: usize) -> f64 {
+        d.i_e.at(i)
+            + if self.i_ext.is_empty() {
+                0.0
+            } else {
+                self.i_ext[i]
+            }
+    }
+}
+
 /// A recorded spike train.
 #[derive(Default, Clone)]
 pub struct SpikeRecord {
