@@ -92,7 +92,13 @@ fn walk_to_threshold(d: &Dynamics, i: usize, u: f64, itot: f64) -> Option<u64> {
 
 /// First k >= 1 at which the input-free conductance trajectory reaches threshold: bound, then
 /// a walk with the update's own step (as for current synapses).
-fn crossing_cond(d: &Dynamics, i: usize, st: [f64; 3], itot: f64) -> Option<u64> {
+/// Also returns the state one step ahead when it was computed (the update reuses it).
+fn crossing_cond(
+    d: &Dynamics,
+    i: usize,
+    st: [f64; 3],
+    itot: f64,
+) -> (Option<u64>, Option<[f64; 3]>) {
     let th = d.th.at(i);
     let drive = d.v_inf(i, itot);
     let ee = d.e_ex.at(i);
@@ -100,16 +106,18 @@ fn crossing_cond(d: &Dynamics, i: usize, st: [f64; 3], itot: f64) -> Option<u64>
     // the equilibria it relaxes towards (excitation alone, or no conductance at all).
     let upper = |s: [f64; 3]| s[0].max((s[1] * ee + drive) / (1.0 + s[1])).max(drive);
     if upper(st) < th {
-        return None;
+        return (None, None);
     }
     let mut walk = st;
+    let mut first = None;
     for k in 1..=COND_WALK_STEPS {
         walk = d.grid_free_cond(i, walk, 1, itot);
+        first = first.or(Some(walk));
         if walk[0] >= th {
-            return Some(k);
+            return (Some(k), first);
         }
     }
-    (upper(walk) >= th).then_some(COND_WALK_STEPS)
+    ((upper(walk) >= th).then_some(COND_WALK_STEPS), first)
 }
 
 /// Steps walked ahead by the conductance crossing search (each costs an `exp`, and a
@@ -187,7 +195,14 @@ fn predict(
             if d.synapse == SynapseKind::Exp {
                 crossing_exp(d, i, st, itot)
             } else {
-                crossing_cond(d, i, st, itot)
+                ps.next_step[i] = -1; // whatever was cached is stale now
+                let (k, first) = crossing_cond(d, i, st, itot);
+                // Not refractory: the walk's first step is the next step's input-free state.
+                if let (Some(next), true) = (first, from == s) {
+                    ps.next_free[i] = next;
+                    ps.next_step[i] = s + 1;
+                }
+                k
             }
         }
     };
@@ -501,7 +516,11 @@ impl State {
                         st[2] *= pow_steps(d.p11i.at(i), (a - last) as u64);
                     }
                     if s > a {
-                        st = d.grid_free_syn(i, st, (s - a) as u64, itot);
+                        st = if cond && a == last && s == last + 1 && ps.next_step[i] == s {
+                            ps.next_free[i] // computed by the last prediction, same arithmetic
+                        } else {
+                            d.grid_free_syn(i, st, (s - a) as u64, itot)
+                        };
                     }
                     st[1] += xe;
                     st[2] += if cond { -xi } else { xi }; // inhibitory conductances are positive

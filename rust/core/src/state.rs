@@ -50,6 +50,10 @@ pub(crate) struct PopState {
     pub ref_t: Vec<f64>,
     /// Prediction version; a wake carrying an older version is stale.
     pub version: Vec<u32>,
+    /// Conductance synapses: the input-free state of step `next_step[i]`, computed by the
+    /// last crossing walk and reused by the update of that step.
+    pub next_free: Vec<[f64; 3]>,
+    pub next_step: Vec<i64>,
     /// External current (pA) from current sources.
     pub i_ext: Vec<f64>,
     /// Inbox for the step/instant being processed (one cache line per synaptic event).
@@ -160,6 +164,10 @@ impl State {
                             s.ie = vec![0.0; n];
                             s.ii = vec![0.0; n];
                             s.split = true;
+                            if spec.synapse == SynapseKind::CondExp {
+                                s.next_free = vec![[0.0; 3]; n];
+                                s.next_step = vec![-1; n];
+                            }
                             s.inh = vec![0.0; n];
                         }
                         if grid {
