@@ -176,3 +176,17 @@ def test_triplet_presets_reduce_to_the_pair_window_for_single_pairs(name, pairin
 def test_unknown_triplet_preset():
     with pytest.raises(sf.ParameterError, match="unknown triplet preset"):
         sf.TripletSTDP.preset("cerebellum")
+
+
+def test_setting_plastic_weights_replaces_what_was_learned():
+    r = sf.STDP(a_plus=0.05, a_minus=0.055, w_max=3.0)
+    net, proj = poisson_plastic(5, r)
+    net.run(100.0)
+    proj.weights = np.full(len(proj), 1.5)
+    np.testing.assert_array_equal(proj.weights, 1.5)
+    net.run(100.0)
+    w = proj.weights
+    assert not np.all(w == 1.5)                 # learning went on from the new values
+    assert np.all((w >= 0.0) & (w <= 3.0))
+    net.reset()
+    np.testing.assert_array_equal(proj.weights, w)  # and reset keeps them
