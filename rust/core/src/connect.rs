@@ -544,36 +544,37 @@ pub fn build(spec: &ConnectSpec, e: &Endpoints) -> Result<Projection> {
             ms: scalar_delay,
         }
     } else {
-        // Sort each row by delay (stable) and cut it into groups of equal delay.
-        let key = |at: usize| {
-            if dst.is_empty() {
-                dms[at]
-            } else {
-                dst[at] as f64
-            }
-        };
+        // Sort each row by delay (stable) and cut it into groups of equal delay. The scratch
+        // buffers are reused across rows.
+        let on_grid = !dst.is_empty();
         let mut group_ptr = Vec::with_capacity(n_pre + 1);
         let mut groups = Vec::new();
         group_ptr.push(0u32);
-        let mut perm: Vec<usize> = Vec::new();
+        let (mut perm, mut t, mut ws, mut ds, mut ss) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for i in 0..n_pre {
             let (a, b) = (row_ptr[i] as usize, row_ptr[i + 1] as usize);
             perm.clear();
             perm.extend(a..b);
-            perm.sort_by(|&x, &y| key(x).partial_cmp(&key(y)).unwrap());
-            let t: Vec<u32> = perm.iter().map(|&p| targets[p]).collect();
+            if on_grid {
+                perm.sort_by_key(|&p| dst[p]);
+            } else {
+                perm.sort_by(|&x, &y| dms[x].total_cmp(&dms[y]));
+            }
+            t.clear();
+            t.extend(perm.iter().map(|&p| targets[p]));
             targets[a..b].copy_from_slice(&t);
             if let Some(w) = weights.as_mut() {
-                let ws: Vec<f32> = perm.iter().map(|&p| w[p]).collect();
+                ws.clear();
+                ws.extend(perm.iter().map(|&p| w[p]));
                 w[a..b].copy_from_slice(&ws);
             }
-            let ds: Vec<f64> = perm.iter().map(|&p| dms[p]).collect();
-            let ss: Vec<u32> = perm
-                .iter()
-                .map(|&p| if dst.is_empty() { 0 } else { dst[p] })
-                .collect();
+            ds.clear();
+            ds.extend(perm.iter().map(|&p| dms[p]));
+            ss.clear();
+            ss.extend(perm.iter().map(|&p| if on_grid { dst[p] } else { 0 }));
             for j in 0..ds.len() {
-                let last = j + 1 == ds.len() || ends_run(&ds, &ss, j, dst.is_empty());
+                let last = j + 1 == ds.len() || ends_run(&ds, &ss, j, !on_grid);
                 if last {
                     let delay = match e.dt {
                         Some(dt) => ss[j] as f64 * dt,
