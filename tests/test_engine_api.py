@@ -84,3 +84,15 @@ def test_batch_predictions_pick_the_most_active_neuron():
     np.testing.assert_array_equal(res.predictions("out")[:2], [0, 1])
     assert res.first_spike["out"][0, 0] == 2.0 and np.isnan(res.first_spike["out"][0, 1])
     assert res.spikes.shape == (3, 2) and res.synaptic_events.shape == (3, 1)
+
+
+@pytest.mark.parametrize("dt", [0.1, None])
+def test_voltage_recorder_added_after_a_run(dt):
+    net = sf.Network(dt=dt)
+    pop = net.add_population(1, sf.LIF(tau_m=10.0, v_init=np.array([10.0])))
+    net.run(5.0)
+    vm = net.record_voltage(pop, times=[2.0, 5.0, 8.0])  # past, now, future
+    np.testing.assert_allclose(vm.v[1:, 0], [10.0 * np.exp(-0.5)], atol=1e-12)
+    assert np.isnan(vm.v[0, 0])
+    net.run(5.0)
+    np.testing.assert_allclose(vm.v[1:, 0], 10.0 * np.exp(-np.array([5.0, 8.0]) / 10.0), atol=1e-12)

@@ -748,17 +748,22 @@ impl State {
     }
 
     fn grid_samples(&mut self, model: &Model, s: i64) {
-        for (k, probe) in model.voltage_probes.iter().enumerate() {
-            let d = model.pops[probe.pop]
-                .dynamics()
-                .expect("voltage of neurons");
-            while self.probe_cursor[k] < probe.steps.len() && probe.steps[self.probe_cursor[k]] <= s
-            {
-                let ps = &self.pops[probe.pop];
-                let out = &mut self.voltages[k];
-                out.extend(probe.ids.iter().map(|&i| peek(d, ps, i as usize, s)));
-                self.probe_cursor[k] += 1;
-            }
+        for k in 0..model.voltage_probes.len() {
+            self.grid_samples_of(model, k, s);
+        }
+    }
+
+    /// Take the samples of voltage probe `k` due at or before step `s`.
+    pub(crate) fn grid_samples_of(&mut self, model: &Model, k: usize, s: i64) {
+        let probe = &model.voltage_probes[k];
+        let d = model.pops[probe.pop]
+            .dynamics()
+            .expect("voltage of neurons");
+        while self.probe_cursor[k] < probe.steps.len() && probe.steps[self.probe_cursor[k]] <= s {
+            let ps = &self.pops[probe.pop];
+            let out = &mut self.voltages[k];
+            out.extend(probe.ids.iter().map(|&i| peek(d, ps, i as usize, s)));
+            self.probe_cursor[k] += 1;
         }
     }
 }

@@ -291,15 +291,23 @@ impl State {
         while self.voltages.len() < model.voltage_probes.len() {
             let k = self.voltages.len();
             let probe = &model.voltage_probes[k];
-            // Samples in the past are skipped.
-            let now = self.now(model);
-            let skip = probe
-                .times
-                .iter()
-                .take_while(|&&t| t < now - 1e-9 || (self.started && t <= now - 1e-9))
-                .count();
-            self.probe_cursor.push(skip);
-            self.voltages.push(vec![f64::NAN; skip * probe.ids.len()]);
+            self.probe_cursor.push(0);
+            self.voltages.push(Vec::new());
+            if !self.started {
+                continue;
+            }
+            // Added after running: samples before now cannot be taken (NaN); a sample at
+            // exactly now is taken at once; later ones as usual.
+            let past = match model.dt {
+                Some(_) => probe.steps.iter().take_while(|&&st| st < self.step).count(),
+                None => probe.times.iter().take_while(|&&t| t < self.time).count(),
+            };
+            self.voltages[k] = vec![f64::NAN; past * probe.ids.len()];
+            self.probe_cursor[k] = past;
+            match model.dt {
+                Some(_) => self.grid_samples_of(model, k, self.step),
+                None => self.samples(model, self.time, true),
+            }
         }
     }
 
