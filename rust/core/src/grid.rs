@@ -334,7 +334,7 @@ impl State {
     pub fn run_grid(&mut self, model: &Model, stop: i64, deadline: Option<Instant>) -> bool {
         let dt = model.dt.expect("grid run needs dt");
         if !self.started {
-            self.start_grid(model, dt);
+            self.start_grid(model);
         }
         while self.step < stop {
             if let Some(d) = deadline {
@@ -349,7 +349,7 @@ impl State {
         true
     }
 
-    fn start_grid(&mut self, model: &Model, dt: f64) {
+    fn start_grid(&mut self, model: &Model) {
         self.started = true;
         self.epoch += 1;
         for (p, pop) in model.pops.iter().enumerate() {
@@ -372,7 +372,6 @@ impl State {
         self.grid_currents(model, 0);
         self.emit(model, 0.0, 0);
         self.grid_samples(model, 0);
-        let _ = dt;
     }
 
     fn grid_step(&mut self, model: &Model, s: i64, dt: f64) {
