@@ -190,3 +190,78 @@ def test_setting_plastic_weights_replaces_what_was_learned():
     assert np.all((w >= 0.0) & (w <= 3.0))
     net.reset()
     np.testing.assert_array_equal(proj.weights, w)  # and reset keeps them
+
+
+def reward_pair(dt, rule, dopamine_times=()):
+    """A causal pair (arrival 100, post 110) on one reward-modulated synapse; optional dopamine
+    spikes from a spike-source population."""
+    net = sf.Network(dt=dt)
+    pre = net.add_spike_source(times=[99.0], ids=[0])
+    kick = net.add_spike_source(times=[109.0], ids=[0])
+    post = net.add_population(1, sf.LIF(v_th=20.0, t_ref=0.0))
+    da = None
+    if dopamine_times:
+        da = net.add_spike_source(times=list(dopamine_times), ids=[0] * len(dopamine_times))
+        rule = sf.RewardSTDP(**{**rule.__dict__, "dopamine": da})
+    proj = net.connect(pre, post, sf.OneToOne(), weight=0.5, delay=1.0, plasticity=rule)
+    net.connect(kick, post, sf.OneToOne(), weight=40.0, delay=1.0)
+    return net, proj
+
+
+R = dict(a_plus=0.001, a_minus=0.001, tau_c=1000.0, tau_d=200.0, w_min=-10.0, w_max=10.0)
+TAU_S = 1.0 / (1.0 / 1000.0 + 1.0 / 200.0)
+C0 = 0.001 * math.exp(-10 / 20)  # eligibility right after the pairing at 110 ms
+
+
+@pytest.mark.parametrize("dt", [0.1, None])
+def test_reward_stdp_changes_weights_only_with_dopamine(dt):
+    net, proj = reward_pair(dt, sf.RewardSTDP(**R))
+    net.run(200.0)
+    assert proj.weights[0] == 0.5  # eligible, but no dopamine yet
+    net.set_dopamine(proj, 2.0)     # a reward at 200 ms, decaying with tau_d
+    net.run(3000.0)
+    c = C0 * math.exp(-90 / 1000.0)
+    assert proj.weights[0] == pytest.approx(0.5 + c * 2.0 * TAU_S * (1 - math.exp(-3000 / TAU_S)), abs=1e-9)
+
+
+@pytest.mark.parametrize("dt", [0.1, None])
+def test_dopamine_released_by_a_population(dt):
+    net, proj = reward_pair(dt, sf.RewardSTDP(**R, dopamine_amount=1.5), dopamine_times=[300.0, 300.0])
+    net.run(2000.0)
+    c = C0 * math.exp(-190 / 1000.0)
+    want = 0.5 + c * 3.0 * TAU_S * (1 - math.exp(-1700 / TAU_S))  # two spikes at 300 ms
+    assert proj.weights[0] == pytest.approx(want, abs=1e-9)
+
+
+def test_reward_baseline_depresses_eligible_synapses_without_dopamine():
+    net, proj = reward_pair(0.1, sf.RewardSTDP(**R, baseline=0.5))
+    net.run(1110.0)
+    want = 0.5 - C0 * 0.5 * 1000.0 * (1 - math.exp(-1000 / 1000.0))
+    assert proj.weights[0] == pytest.approx(want, abs=1e-9)
+
+
+def test_reward_weights_stay_within_bounds():
+    r = sf.RewardSTDP(a_plus=0.5, a_minus=0.5, w_min=0.0, w_max=3.0)
+    net = sf.Network(dt=0.1, seed=11)
+    src = net.add_poisson(50, 30.0)
+    post = net.add_population(5, sf.LIF(tau_m=10.0, v_th=10.0, t_ref=1.0))
+    proj = net.connect(src, post, sf.AllToAll(), weight=sf.Uniform(0.0, 3.0), delay=1.0, plasticity=r)
+    w0 = proj.weights.copy()
+    for level in (5.0, -5.0, 5.0):
+        net.set_dopamine(proj, level)
+        net.run(200.0)
+        assert np.all((proj.weights >= 0.0) & (proj.weights <= 3.0))
+    assert not np.allclose(proj.weights, w0)
+
+
+def test_reward_stdp_errors():
+    net = sf.Network(dt=0.1)
+    a = net.add_population(3, sf.LIF())
+    other = sf.Network(dt=0.1).add_population(1, sf.LIF())
+    with pytest.raises(sf.ConnectivityError, match="belongs to a different network"):
+        net.connect(a, a, sf.AllToAll(), weight=0.5, plasticity=sf.RewardSTDP(dopamine=other))
+    with pytest.raises(sf.ParameterError, match="tau_c must be a finite time constant"):
+        net.connect(a, a, sf.AllToAll(), weight=0.5, plasticity=sf.RewardSTDP(tau_c=-1.0))
+    static = net.connect(a, a, sf.AllToAll(), weight=0.5)
+    with pytest.raises(sf.ParameterError, match="not reward-modulated"):
+        net.set_dopamine(static, 1.0)

@@ -32,6 +32,7 @@ from spikeflow.model import (
     NeuronModel,
     Normal,
     OneToOne,
+    RewardSTDP,
     TripletSTDP,
     Uniform,
 )
@@ -55,6 +56,6 @@ __all__ = [
     "Network", "Population", "Projection", "BatchResult", "SpikeRecorder", "VoltageRecorder",
     "LIF", "IF", "NeuronModel",
     "Connector", "AllToAll", "OneToOne", "FixedProbability", "FixedInDegree", "FixedOutDegree", "FromArrays",
-    "Uniform", "Normal", "STDP", "TripletSTDP",
+    "Uniform", "Normal", "STDP", "TripletSTDP", "RewardSTDP",
     "SpikeflowError", "ParameterError", "ConnectivityError", "OutOfRangeError", "MemoryLimitError", "StateError",
 ]

@@ -9,11 +9,11 @@ from spikeflow.model.connectors import (
     OneToOne,
 )
 from spikeflow.model.neurons import IF, LIF, NeuronModel
-from spikeflow.model.plasticity import STDP, TripletSTDP
+from spikeflow.model.plasticity import STDP, RewardSTDP, TripletSTDP
 from spikeflow.model.values import Normal, Uniform
 
 __all__ = [
     "LIF", "IF", "NeuronModel",
     "Connector", "AllToAll", "OneToOne", "FixedProbability", "FixedInDegree", "FixedOutDegree", "FromArrays",
-    "Uniform", "Normal", "STDP", "TripletSTDP",
+    "Uniform", "Normal", "STDP", "TripletSTDP", "RewardSTDP",
 ]

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from spikeflow.errors import ParameterError
 
-__all__ = ["STDP", "TripletSTDP"]
+__all__ = ["STDP", "TripletSTDP", "RewardSTDP"]
 
 
 @dataclass(frozen=True)
@@ -119,3 +119,41 @@ class TripletSTDP:
         except (TypeError, ValueError) as exc:
             raise ParameterError(f"TripletSTDP parameters must be numbers: {exc}") from exc
         return ("stdp", *v, 0.0, self.pairing, *t)
+
+
+@dataclass(frozen=True, eq=False)
+class RewardSTDP:
+    """Reward-modulated STDP (Izhikevich 2007; NEST ``stdp_dopamine_synapse``).
+
+    Pairings (same window and conventions as :class:`STDP`, additive) do not change the weight
+    but a per-synapse eligibility trace ``c`` that decays with ``tau_c``. The weight follows
+    ``dw/dt = c * (n - baseline)``, integrated exactly and clipped to ``[w_min, w_max]``, where
+    ``n`` is the dopamine concentration: it decays with ``tau_d``, rises by
+    ``dopamine_amount`` at each spike of the population ``dopamine`` (if given), and can be
+    set at any time with ``net.set_dopamine(projection, level)`` (e.g. a reward between runs).
+    """
+
+    tau_plus: float = 20.0
+    tau_minus: float = 20.0
+    a_plus: float = 1.0
+    a_minus: float = 1.5
+    tau_c: float = 1000.0
+    tau_d: float = 200.0
+    baseline: float = 0.0
+    dopamine_amount: float = 1.0
+    w_min: float = 0.0
+    w_max: float = 4.0
+    dopamine: Any = None
+    pairing: Literal["all", "nearest"] = "all"
+
+    def spec(self) -> tuple:
+        """The tuple the engine understands."""
+        if self.pairing not in ("all", "nearest"):
+            raise ParameterError(f"RewardSTDP pairing must be 'all' or 'nearest', got {self.pairing!r}")
+        try:
+            v = [float(x) for x in (self.tau_plus, self.tau_minus, self.a_plus, self.a_minus, self.w_min,
+                                    self.w_max)]
+            r = [float(x) for x in (self.tau_c, self.tau_d, self.baseline, self.dopamine_amount)]
+        except (TypeError, ValueError) as exc:
+            raise ParameterError(f"RewardSTDP parameters must be numbers: {exc}") from exc
+        return ("stdp", *v, 0.0, self.pairing, 100.0, 100.0, 0.0, 0.0, *r)

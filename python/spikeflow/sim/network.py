@@ -25,7 +25,7 @@ from spikeflow._arrays import float_array, index_array, param_value
 from spikeflow.errors import ConnectivityError, ParameterError
 from spikeflow.model.connectors import AllToAll, Connector, FromArrays
 from spikeflow.model.neurons import IF, LIF, NeuronModel
-from spikeflow.model.plasticity import STDP, TripletSTDP
+from spikeflow.model.plasticity import STDP, RewardSTDP, TripletSTDP
 from spikeflow.model.values import Normal, Uniform
 from spikeflow.sim.recorders import SpikeRecorder, VoltageRecorder
 
@@ -145,8 +145,9 @@ class BatchResult:
 
 
 def _plasticity(rule: Any) -> tuple:
-    if not isinstance(rule, (STDP, TripletSTDP)):
-        raise TypeError(f"plasticity must be sf.STDP(...) or sf.TripletSTDP(...), got {type(rule).__name__}")
+    if not isinstance(rule, (STDP, TripletSTDP, RewardSTDP)):
+        raise TypeError("plasticity must be sf.STDP(...), sf.TripletSTDP(...) or sf.RewardSTDP(...), "
+                        f"got {type(rule).__name__}")
     return rule.spec()
 
 
@@ -276,7 +277,7 @@ class Network:
 
     def connect(self, pre: Population, post: Population, connector: Connector,
                 weight: Optional[WeightLike] = None, delay: Optional[WeightLike] = None,
-                plasticity: Optional[Union[STDP, TripletSTDP]] = None) -> Projection:
+                plasticity: Optional[Union[STDP, TripletSTDP, RewardSTDP]] = None) -> Projection:
         """Connect ``pre`` to ``post`` with a connection rule.
 
         ``weight`` (default 1.0; mV for delta synapses, pA for exp synapses) and ``delay``
@@ -304,11 +305,14 @@ class Network:
                 raise ParameterError(
                     f"AllToAll weight matrix has shape {w.shape}; expected (n_pre, n_post) = ({pre.size}, {post.size})"
                 )
+        dopamine = None
+        if isinstance(plasticity, RewardSTDP) and plasticity.dopamine is not None:
+            dopamine = self._own(plasticity.dopamine, "dopamine").index
         args = connector.engine_args()
         index = self._core.connect(pre.index, post.index, args["rule"], args["k"], args["p"], args["autapses"],
                                    args["multapses"], args["pre_ids"], args["post_ids"],
                                    _values(weight, "weight"), _values(delay, "delay"),
-                                   None if plasticity is None else _plasticity(plasticity))
+                                   None if plasticity is None else _plasticity(plasticity), dopamine)
         proj = Projection(self, index, pre, post)
         self.projections.append(proj)
         return proj
@@ -358,6 +362,13 @@ class Network:
         except (TypeError, ValueError) as exc:
             raise ParameterError(f"duration must be a number of ms, got {duration!r}") from exc
         self._core.run(duration)
+
+    def set_dopamine(self, projection: Projection, level: float) -> None:
+        """Set the dopamine concentration of a reward-modulated projection now (it then decays
+        with the rule's ``tau_d``): the reward signal of :class:`sf.RewardSTDP`."""
+        if not isinstance(projection, Projection) or projection.network is not self:
+            raise TypeError("set_dopamine needs a Projection of this network")
+        self._core.set_dopamine(projection.index, float(level))
 
     def reset(self) -> None:
         """Back to time 0: initial voltages, empty queues and recordings; structure kept.

@@ -608,6 +608,7 @@ pub fn build(spec: &ConnectSpec, e: &Endpoints) -> Result<Projection> {
         delays,
         plasticity: None,
         learned: None,
+        dopamine: None,
     })
 }
 

@@ -250,7 +250,7 @@ impl Model {
     }
 
     pub fn connect(&mut self, pre: usize, post: usize, spec: &ConnectSpec) -> Result<usize> {
-        self.connect_plastic(pre, post, spec, None)
+        self.connect_plastic(pre, post, spec, None, None)
     }
 
     /// Connect with an optional STDP rule (validated, initial weights within its bounds).
@@ -260,9 +260,23 @@ impl Model {
         post: usize,
         spec: &ConnectSpec,
         rule: Option<crate::plasticity::StdpRule>,
+        dopamine: Option<usize>,
     ) -> Result<usize> {
         if let Some(r) = &rule {
             r.validate()?;
+        }
+        if let Some(d) = dopamine {
+            if d >= self.pops.len() {
+                return Err(Error::IndexOutOfRange(format!(
+                    "the dopamine population {d} does not exist ({} populations)",
+                    self.pops.len()
+                )));
+            }
+            if rule.as_ref().is_none_or(|r| r.reward.is_none()) {
+                return param_err(
+                    "a dopamine population needs a reward-modulated rule (sf.RewardSTDP)",
+                );
+            }
         }
         let (n_pre, n_post) = (self.pop(pre)?.n, self.pop(post)?.n);
         if self.pops[post].dynamics().is_none() {
@@ -286,6 +300,7 @@ impl Model {
         if let Some(r) = rule {
             crate::plasticity::check_bounds(&r, &proj)?;
             proj.plasticity = Some(r);
+            proj.dopamine = dopamine;
         }
         self.projs.push(proj);
         self.pops[pre].outgoing.push(index);

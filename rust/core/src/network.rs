@@ -85,7 +85,7 @@ impl Network {
     }
 
     pub fn connect(&mut self, pre: usize, post: usize, spec: &ConnectSpec) -> Result<usize> {
-        self.connect_plastic(pre, post, spec, None)
+        self.connect_plastic(pre, post, spec, None, None)
     }
 
     /// Connect with an optional STDP rule.
@@ -95,9 +95,35 @@ impl Network {
         post: usize,
         spec: &ConnectSpec,
         rule: Option<StdpRule>,
+        dopamine: Option<usize>,
     ) -> Result<usize> {
         self.mutate("connect populations")?;
-        self.model.connect_plastic(pre, post, spec, rule)
+        self.model.connect_plastic(pre, post, spec, rule, dopamine)
+    }
+
+    /// Set the dopamine concentration of reward-modulated projection `k` now.
+    pub fn set_dopamine(&mut self, k: usize, level: f64) -> Result<()> {
+        let p = self
+            .model
+            .projs
+            .get(k)
+            .ok_or_else(|| Error::IndexOutOfRange(format!("projection {k} does not exist")))?;
+        if p.plasticity.as_ref().is_none_or(|r| r.reward.is_none()) {
+            return Err(Error::InvalidParameter(format!(
+                "projection {k} is not reward-modulated (sf.RewardSTDP)"
+            )));
+        }
+        if !level.is_finite() {
+            return Err(Error::InvalidParameter(format!(
+                "dopamine level must be finite, got {level}"
+            )));
+        }
+        self.fresh_state();
+        let now = self.time();
+        if let Some(Some(st)) = self.state.plastic.get_mut(k) {
+            st.set_dopamine(now, level);
+        }
+        Ok(())
     }
 
     /// Current weights of projection `k` (plastic ones as learned so far), storage order.
@@ -115,8 +141,12 @@ impl Network {
 
     /// Write learned weights back into the model (so resets and batches start from them).
     fn keep_learned(&mut self) {
-        for (k, st) in self.state.plastic.iter().enumerate() {
+        let now = self.time();
+        for (k, st) in self.state.plastic.iter_mut().enumerate() {
             if let Some(st) = st {
+                if let Some(rule) = &self.model.projs[k].plasticity {
+                    st.flush(rule, now);
+                }
                 self.model.projs[k].learned = Some(st.weights.clone());
             }
         }

@@ -41,6 +41,20 @@ pub struct StdpRule {
     pub tau_y: f64,
     pub a3_plus: f64,
     pub a3_minus: f64,
+    /// Reward modulation: pairings feed an eligibility trace instead of the weight.
+    pub reward: Option<Reward>,
+}
+
+/// Reward-modulated STDP (Izhikevich 2007; NEST `stdp_dopamine_synapse`): each synapse keeps
+/// an eligibility trace `c` (decay `tau_c`) that pairings change, and its weight follows
+/// `dw/dt = c (n - baseline)`, `n` the dopamine concentration (decay `tau_d`), which rises by
+/// `amount` at each spike of the chosen population or is set from Python.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reward {
+    pub tau_c: f64,
+    pub tau_d: f64,
+    pub baseline: f64,
+    pub amount: f64,
 }
 
 impl StdpRule {
@@ -66,6 +80,20 @@ impl StdpRule {
         ] {
             if !(v.is_finite() && v >= 0.0) {
                 return param_err(format!("STDP {name} must be finite and >= 0, got {v}"));
+            }
+        }
+        if let Some(r) = &self.reward {
+            for (name, v) in [("tau_c", r.tau_c), ("tau_d", r.tau_d)] {
+                if !(v.is_finite() && v > 0.0) {
+                    return param_err(format!(
+                        "RewardSTDP {name} must be a finite time constant > 0 ms, got {v}"
+                    ));
+                }
+            }
+            for (name, v) in [("baseline", r.baseline), ("dopamine_amount", r.amount)] {
+                if !v.is_finite() {
+                    return param_err(format!("RewardSTDP {name} must be finite, got {v}"));
+                }
             }
         }
         if !(self.w_min.is_finite() && self.w_max.is_finite()) || self.w_min > self.w_max {
@@ -131,6 +159,12 @@ pub struct PlasticState {
     /// Incoming synapses of each target: `in_syn[in_ptr[i]..in_ptr[i+1]]`.
     in_ptr: Vec<u32>,
     in_syn: Vec<u32>,
+    /// Reward modulation: eligibility and the time each synapse was last integrated to.
+    elig: Vec<f64>,
+    syn_time: Vec<f64>,
+    /// Dopamine history: the concentration right after time `da_t[k]` (decays with tau_d).
+    da_t: Vec<f64>,
+    da_n: Vec<f64>,
 }
 
 impl PlasticState {
@@ -183,7 +217,94 @@ impl PlasticState {
             post_slow: vec![0.0; n_post],
             in_ptr,
             in_syn,
+            elig: if proj.plasticity.as_ref().is_some_and(|r| r.reward.is_some()) {
+                vec![0.0; n]
+            } else {
+                Vec::new()
+            },
+            syn_time: if proj.plasticity.as_ref().is_some_and(|r| r.reward.is_some()) {
+                vec![0.0; n]
+            } else {
+                Vec::new()
+            },
+            da_t: vec![f64::NEG_INFINITY],
+            da_n: vec![0.0],
         }
+    }
+
+    /// Dopamine concentration at `t` from history entry `k`.
+    #[inline]
+    fn level(&self, r: &Reward, k: usize, t: f64) -> f64 {
+        if self.da_n[k] == 0.0 {
+            0.0
+        } else {
+            self.da_n[k] * (-(t - self.da_t[k]) / r.tau_d).exp()
+        }
+    }
+
+    /// Integrate `dw/dt = c (n - baseline)` for synapse `s` up to `t`, exactly, segment by
+    /// segment between dopamine changes; the weight is then clipped to the bounds.
+    fn integrate(&mut self, rule: &StdpRule, r: &Reward, s: usize, t: f64) {
+        let mut t0 = self.syn_time[s];
+        if t <= t0 {
+            return;
+        }
+        let (mut c, mut w) = (self.elig[s], self.weights[s]);
+        let tau_s = 1.0 / (1.0 / r.tau_c + 1.0 / r.tau_d);
+        let mut k = self.da_t.partition_point(|&x| x <= t0).saturating_sub(1);
+        loop {
+            let end = if k + 1 < self.da_t.len() && self.da_t[k + 1] < t {
+                self.da_t[k + 1]
+            } else {
+                t
+            };
+            let (n0, d) = (self.level(r, k, t0), end - t0);
+            if c != 0.0 {
+                w += c
+                    * (n0 * tau_s * -(-d / tau_s).exp_m1()
+                        - r.baseline * r.tau_c * -(-d / r.tau_c).exp_m1());
+                c *= (-d / r.tau_c).exp();
+            }
+            t0 = end;
+            if end >= t {
+                break;
+            }
+            k += 1;
+        }
+        self.weights[s] = w.clamp(rule.w_min, rule.w_max);
+        self.elig[s] = c;
+        self.syn_time[s] = t;
+    }
+
+    /// A spike of the dopamine population (`amount` each) at `t`.
+    pub fn dopamine_spike(&mut self, r: &Reward, t: f64, count: u32) {
+        let last = self.da_t.len() - 1;
+        let n = self.level(r, last, t) + r.amount * count as f64;
+        self.set_dopamine(t, n);
+    }
+
+    /// Set the dopamine concentration at `t` (it decays from there).
+    pub fn set_dopamine(&mut self, t: f64, n: f64) {
+        if *self.da_t.last().expect("history") == t {
+            *self.da_n.last_mut().expect("history") = n;
+        } else {
+            self.da_t.push(t);
+            self.da_n.push(n);
+        }
+    }
+
+    /// Integrate every synapse up to `t` and forget the dopamine history before `t`.
+    pub fn flush(&mut self, rule: &StdpRule, t: f64) {
+        let Some(r) = rule.reward.clone() else { return };
+        for s in 0..self.weights.len() {
+            self.integrate(rule, &r, s, t);
+        }
+        let last = self.da_t.len() - 1;
+        let (tk, nk) = (self.da_t[last], self.da_n[last]);
+        self.da_t.clear();
+        self.da_n.clear();
+        self.da_t.push(tk);
+        self.da_n.push(nk);
     }
 
     /// Bytes held per synapse beyond the static storage (weight, group, reverse index).
@@ -239,6 +360,13 @@ impl PlasticState {
             } else {
                 0.0
             };
+            if let Some(r) = &rule.reward {
+                // Reward-modulated: the pairing goes into the eligibility trace.
+                self.integrate(rule, r, s, t);
+                self.elig[s] -= amplitude * y * count as f64;
+                add(targets[s], self.weights[s] * count as f64);
+                continue;
+            }
             let mut w = self.weights[s];
             for _ in 0..count {
                 w = rule.depress(w, y, amplitude);
@@ -278,7 +406,10 @@ impl PlasticState {
             } else {
                 0.0
             };
-            if x > 0.0 {
+            if let Some(r) = &rule.reward {
+                self.integrate(rule, r, s, t);
+                self.elig[s] += amplitude * x;
+            } else if x > 0.0 {
                 self.weights[s] = rule.facilitate(self.weights[s], x, amplitude);
             }
         }
@@ -322,6 +453,7 @@ mod tests {
             tau_y: 100.0,
             a3_plus: 0.0,
             a3_minus: 0.0,
+            reward: None,
         }
     }
 

@@ -125,6 +125,8 @@ pub struct State {
     pub plastic: Vec<Option<PlasticState>>,
     /// Per population: plastic projections that end in it (their synapses learn when it fires).
     pub(crate) plastic_into: Vec<Vec<usize>>,
+    /// Per population: reward-modulated projections whose dopamine it releases.
+    pub(crate) dopamine_from: Vec<Vec<usize>>,
     pub(crate) calendar: Calendar,
     pub(crate) heap: EventHeap,
     pub(crate) wakes: WakeHeap,
@@ -187,7 +189,9 @@ impl State {
                     }
                     PopKind::Poisson { rates } => {
                         let mut r = rng::stream(model.seed, Purpose::Poisson, p as u64, sample);
-                        let direct = uniform_delay(model, p).filter(|_| grid);
+                        // Dopamine sources must go through `emit` (their spikes release dopamine).
+                        let releases_dopamine = model.projs.iter().any(|pr| pr.dopamine == Some(p));
+                        let direct = uniform_delay(model, p).filter(|_| grid && !releases_dopamine);
                         let one_to_one = direct.is_some()
                             && !model.spike_probes.contains(&p)
                             && model.pops[p].outgoing.iter().all(|&k| {
@@ -244,10 +248,17 @@ impl State {
                 plastic_into[pr.post].push(k);
             }
         }
+        let mut dopamine_from = vec![Vec::new(); model.pops.len()];
+        for (k, pr) in model.projs.iter().enumerate() {
+            if let Some(d) = pr.dopamine {
+                dopamine_from[d].push(k);
+            }
+        }
         State {
             fused,
             plastic,
             plastic_into,
+            dopamine_from,
             pops,
             calendar: Calendar::new(if grid { max_steps as usize + 1 } else { 1 }),
             heap: EventHeap::default(),
@@ -329,6 +340,17 @@ impl State {
         for &(p, i, mult) in &spikes {
             let (p, iu) = (p as usize, i as usize);
             self.note_spike(model, p, i, mult, t_ms);
+            for &k in &self.dopamine_from[p] {
+                if let (Some(Some(st)), Some(r)) = (
+                    self.plastic.get_mut(k),
+                    model.projs[k]
+                        .plasticity
+                        .as_ref()
+                        .and_then(|r| r.reward.as_ref()),
+                ) {
+                    st.dopamine_spike(r, t_ms, mult);
+                }
+            }
             for &k in &self.plastic_into[p] {
                 let rule = model.projs[k]
                     .plasticity

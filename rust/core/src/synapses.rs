@@ -45,6 +45,8 @@ pub struct Projection {
     pub plasticity: Option<crate::plasticity::StdpRule>,
     /// Learned weights of a plastic projection (exact), written back from the running state.
     pub learned: Option<Vec<f64>>,
+    /// Reward-modulated projections: the population whose spikes release dopamine.
+    pub dopamine: Option<usize>,
 }
 
 impl Projection {

@@ -4,6 +4,7 @@ use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple, PyType};
+use spikeflow_core::plasticity::Reward;
 use spikeflow_core::{
     ConnectSpec, Error, InitV, Network, NeuronKind, NeuronSpec, Pairing, Param, ResetMode, Rule,
     SampleInput, StdpRule, SynapseKind, Values,
@@ -98,7 +99,7 @@ fn values(obj: &Bound<'_, PyTuple>, what: &str) -> PyResult<Values> {
 }
 
 /// ("stdp", tau_plus, tau_minus, a_plus, a_minus, w_min, w_max, mu, pairing, tau_x, tau_y,
-/// a3_plus, a3_minus)
+/// a3_plus, a3_minus[, tau_c, tau_d, baseline, amount])
 fn stdp_rule(t: &Bound<'_, PyTuple>) -> PyResult<StdpRule> {
     let f = |k: usize| -> PyResult<f64> { t.get_item(k)?.extract() };
     let pairing: String = t.get_item(8)?.extract()?;
@@ -118,6 +119,16 @@ fn stdp_rule(t: &Bound<'_, PyTuple>) -> PyResult<StdpRule> {
         tau_y: f(10)?,
         a3_plus: f(11)?,
         a3_minus: f(12)?,
+        reward: if t.len() > 13 {
+            Some(Reward {
+                tau_c: f(13)?,
+                tau_d: f(14)?,
+                baseline: f(15)?,
+                amount: f(16)?,
+            })
+        } else {
+            None
+        },
     })
 }
 
@@ -272,7 +283,7 @@ impl PyNetwork {
         guard(py, || self.inner.add_poisson(n, rates, name))
     }
 
-    #[pyo3(signature = (pre, post, rule, k, p, autapses, multapses, pre_ids, post_ids, weight, delay, plasticity=None))]
+    #[pyo3(signature = (pre, post, rule, k, p, autapses, multapses, pre_ids, post_ids, weight, delay, plasticity=None, dopamine=None))]
     #[allow(clippy::too_many_arguments)]
     fn connect(
         &mut self,
@@ -289,6 +300,7 @@ impl PyNetwork {
         weight: &Bound<'_, PyTuple>,
         delay: &Bound<'_, PyTuple>,
         plasticity: Option<&Bound<'_, PyTuple>>,
+        dopamine: Option<usize>,
     ) -> PyResult<usize> {
         let plasticity = plasticity.map(stdp_rule).transpose()?;
         let rule = match rule {
@@ -323,7 +335,7 @@ impl PyNetwork {
         let net = &mut self.inner;
         let out = py.detach(|| {
             catch_unwind(AssertUnwindSafe(|| {
-                net.connect_plastic(pre, post, &spec, plasticity)
+                net.connect_plastic(pre, post, &spec, plasticity, dopamine)
             }))
         });
         match out {
@@ -409,6 +421,11 @@ impl PyNetwork {
                 return Ok(());
             }
         }
+    }
+
+    /// Set the dopamine concentration of reward-modulated projection `k` now.
+    fn set_dopamine(&mut self, py: Python<'_>, k: usize, level: f64) -> PyResult<()> {
+        guard(py, || self.inner.set_dopamine(k, level))
     }
 
     fn reset(&mut self) {
