@@ -125,6 +125,38 @@ fn chunk_len(n: usize) -> usize {
     per.min(n.max(1))
 }
 
+/// Membrane right after the (possible) spike `s` of pre-reset membrane `hh`.
+#[inline(always)]
+fn after_reset(subtract: bool, hh: f32, s: f32, th: f32, vr: f32) -> f32 {
+    if subtract {
+        hh - s * (th - vr)
+    } else {
+        hh * (1.0 - s) + s * vr
+    }
+}
+
+/// Gradient reaching the pre-reset membrane `hh` from the next step's membrane gradient `g`,
+/// the spike gradient `gz` and the surrogate derivative `d` (`keep` = 0 detaches the reset).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn reset_grad(
+    subtract: bool,
+    hh: f32,
+    th: f32,
+    vr: f32,
+    g: f32,
+    gz: f32,
+    d: f32,
+    keep: f32,
+) -> f32 {
+    if subtract {
+        g + (gz + keep * g * (vr - th)) * d
+    } else {
+        let s = if hh >= th { 1.0 } else { 0.0 };
+        g * (1.0 - s) + (gz + keep * g * (vr - hh)) * d
+    }
+}
+
 dispatch! {
     fn fwd_chunk(
         x: &[f32], z: SyncPtr, h: SyncPtr, v: &mut [f32], n: usize, t_steps: usize,
@@ -143,7 +175,7 @@ dispatch! {
                     let s = if hh >= th { 1.0 } else { 0.0 };
                     hs[i] = hh;
                     zs[i] = s;
-                    v[i] = if p.subtract { hh - s * (th - vr) } else { hh * (1.0 - s) + s * vr };
+                    v[i] = after_reset(p.subtract, hh, s, th, vr);
                 }
             } else {
                 let mut fi = n0 % f;
@@ -154,7 +186,7 @@ dispatch! {
                     let s = if hh >= th { 1.0 } else { 0.0 };
                     hs[i] = hh;
                     zs[i] = s;
-                    v[i] = if p.subtract { hh - s * (th - vr) } else { hh * (1.0 - s) + s * vr };
+                    v[i] = after_reset(p.subtract, hh, s, th, vr);
                     fi += 1;
                     if fi == f {
                         fi = 0;
@@ -217,12 +249,7 @@ fn bwd_steps<S: Fn(f32) -> f32>(
                 let hh = hs[i];
                 let d = sg(hh - th);
                 let g = gv[i];
-                let gh = if p.subtract {
-                    g + (gzs[i] + keep * g * (vr - th)) * d
-                } else {
-                    let s = if hh >= th { 1.0 } else { 0.0 };
-                    g * (1.0 - s) + (gzs[i] + keep * g * (vr - hh)) * d
-                };
+                let gh = reset_grad(p.subtract, hh, th, vr, g, gzs[i], d, keep);
                 gxs[i] = gh;
                 gv[i] = gh * b;
             }
@@ -233,12 +260,7 @@ fn bwd_steps<S: Fn(f32) -> f32>(
                 let hh = hs[i];
                 let d = sg(hh - th);
                 let g = gv[i];
-                let gh = if p.subtract {
-                    g + (gzs[i] + keep * g * (vr - th)) * d
-                } else {
-                    let s = if hh >= th { 1.0 } else { 0.0 };
-                    g * (1.0 - s) + (gzs[i] + keep * g * (vr - hh)) * d
-                };
+                let gh = reset_grad(p.subtract, hh, th, vr, g, gzs[i], d, keep);
                 gxs[i] = gh;
                 gv[i] = gh * b;
                 fi += 1;
