@@ -6,9 +6,10 @@ use crate::error::{param_err, Error, Result};
 use crate::neuron::Dynamics;
 use crate::params::{NeuronSpec, Param};
 use crate::synapses::Projection;
+use serde::{Deserialize, Serialize};
 
 /// Spike times of a spike-source population, sorted by (time, id).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct SpikeTrain {
     pub times: Vec<f64>,
     pub ids: Vec<u32>,
@@ -62,7 +63,7 @@ impl SpikeTrain {
 }
 
 /// What a population is.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum PopKind {
     Neurons {
         spec: Box<NeuronSpec>,
@@ -78,7 +79,7 @@ pub enum PopKind {
 }
 
 /// A population of neurons or sources.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Population {
     pub name: String,
     pub n: usize,
@@ -98,7 +99,7 @@ impl Population {
 
 /// A piecewise-constant current (pA) into some neurons of a population:
 /// `amplitudes[k]` from `times[k]` on (0 before the first time).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CurrentSource {
     pub pop: usize,
     pub ids: Vec<u32>,
@@ -108,7 +109,7 @@ pub struct CurrentSource {
 }
 
 /// Sample membrane potentials of `ids` of `pop` at `times`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct VoltageProbe {
     pub pop: usize,
     pub ids: Vec<u32>,
@@ -117,7 +118,7 @@ pub struct VoltageProbe {
 }
 
 /// The structure of a network.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Model {
     pub dt: Option<f64>,
     pub seed: u64,

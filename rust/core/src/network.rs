@@ -7,9 +7,11 @@ use crate::model::Model;
 use crate::params::{NeuronSpec, Param};
 use crate::plasticity::StdpRule;
 use crate::state::{Counts, SpikeRecord, State};
+use serde::{Deserialize, Serialize};
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
+#[derive(Serialize, Deserialize)]
 pub struct Network {
     pub model: Model,
     state: State,

@@ -6,6 +6,7 @@
 use crate::params::{InitV, NeuronKind, NeuronSpec, Param, ResetMode, SynapseKind};
 use crate::rng::{self, Purpose};
 use rand::Rng;
+use serde::{Deserialize, Serialize};
 
 /// Free steps up to this count are iterated with the one-step propagator (bit-identical to a
 /// step-by-step simulation); longer silences use the closed form.
@@ -18,7 +19,7 @@ pub const ITERATE_MAX: u64 = 32;
 pub const ITERATE_BIASED_MAX: u64 = 4096;
 
 /// A column of per-neuron constants; length 1 means "same for all".
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Col(pub Vec<f64>);
 
 impl Col {
@@ -108,7 +109,7 @@ fn psc_peak(tau_m: f64, tau_s: f64, c_m: f64) -> f64 {
 }
 
 /// Constants of one population, derived once from its [`NeuronSpec`] (and `dt` on the grid).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Dynamics {
     pub kind: NeuronKind,
     pub synapse: SynapseKind,

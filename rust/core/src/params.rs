@@ -1,8 +1,9 @@
 //! Neuron parameter sets as the user gives them (scalar or per-neuron), and their validation.
 use crate::error::{param_err, Result};
+use serde::{Deserialize, Serialize};
 
 /// A parameter: one value for the population or one per neuron.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Param {
     Scalar(f64),
     PerNeuron(Vec<f64>),
@@ -64,7 +65,7 @@ enum Rule {
 }
 
 /// Which membrane equation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum NeuronKind {
     /// Leaky integrate-and-fire.
     Lif,
@@ -73,7 +74,7 @@ pub enum NeuronKind {
 }
 
 /// How an input spike acts on the membrane.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SynapseKind {
     /// The membrane jumps by the weight (mV).
     Delta,
@@ -86,7 +87,7 @@ pub enum SynapseKind {
 }
 
 /// What happens to the membrane after a spike.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ResetMode {
     /// `v = v_reset`.
     Value,
@@ -95,7 +96,7 @@ pub enum ResetMode {
 }
 
 /// Initial membrane potential.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum InitV {
     Rest,
     Value(Param),
@@ -103,7 +104,7 @@ pub enum InitV {
 }
 
 /// A neuron model with its parameters (units: ms, mV, pA, pF).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NeuronSpec {
     pub kind: NeuronKind,
     pub synapse: SynapseKind,

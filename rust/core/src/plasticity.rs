@@ -12,9 +12,10 @@
 //! stores only its weight; weights are always current, nothing is pending.
 use crate::error::{param_err, Result};
 use crate::synapses::{Delays, Projection, Weights};
+use serde::{Deserialize, Serialize};
 
 /// Which spike pairs interact.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Pairing {
     /// Every pre/post pair (traces add up).
     All,
@@ -23,7 +24,7 @@ pub enum Pairing {
 }
 
 /// Pair-based STDP rule (Song et al. 2000; Gütig et al. 2003 weight dependence).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StdpRule {
     pub tau_plus: f64,
     pub tau_minus: f64,
@@ -49,7 +50,7 @@ pub struct StdpRule {
 /// an eligibility trace `c` (decay `tau_c`) that pairings change, and its weight follows
 /// `dw/dt = c (n - baseline)`, `n` the dopamine concentration (decay `tau_d`), which rises by
 /// `amount` at each spike of the chosen population or is set from Python.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Reward {
     pub tau_c: f64,
     pub tau_d: f64,
@@ -141,7 +142,7 @@ impl StdpRule {
 }
 
 /// The changing side of a plastic projection.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PlasticState {
     pub weights: Vec<f64>,
     /// Delay group (source for one-delay projections) of each synapse.

@@ -4,11 +4,12 @@
 //! Grid: delays are bounded integers, so bucket `t mod L` (L = longest delay + 1) holds exactly
 //! the entries due at step `t`; insert and pop are O(1) and nothing is ever sorted. Entries are
 //! appended in emission order, which is sorted by (population, neuron): delivery order is fixed.
+use serde::{Deserialize, Serialize};
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
 /// One spike's synapses with one delay: `targets[start..end]` of projection `proj`, `mult` times.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     pub proj: u32,
     pub start: u32,
@@ -17,6 +18,7 @@ pub struct Entry {
 }
 
 /// Ring of per-step buckets.
+#[derive(Serialize, Deserialize)]
 pub struct Calendar {
     buckets: Vec<Vec<Entry>>,
 }
@@ -57,7 +59,7 @@ impl Calendar {
 }
 
 /// What a continuous-time event does.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 pub enum Kind {
     Deliver(Entry),
     Wake { pop: u32, idx: u32, version: u32 },
@@ -67,7 +69,7 @@ pub enum Kind {
 }
 
 /// A timed event; ties broken by insertion sequence (FIFO), so order is deterministic.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 pub struct Event {
     pub t: f64,
     pub seq: u64,
@@ -92,7 +94,7 @@ impl Ord for Event {
 }
 
 /// Min-heap of continuous-time events.
-#[derive(Default)]
+#[derive(Default, Serialize, Deserialize)]
 pub struct EventHeap {
     heap: BinaryHeap<Reverse<Event>>,
 }
@@ -119,7 +121,7 @@ impl EventHeap {
 }
 
 /// Predicted threshold crossings on the grid: (step, population, neuron, version).
-#[derive(Default)]
+#[derive(Default, Serialize, Deserialize)]
 pub struct WakeHeap {
     heap: BinaryHeap<Reverse<(i64, u32, u32, u32)>>,
 }

@@ -5,6 +5,7 @@
 //! on thread count or call order elsewhere, so the same seed gives the same network and spikes.
 use rand::{Rng, RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
+use serde::{Deserialize, Serialize};
 
 pub type Stream = Xoshiro256PlusPlus;
 
@@ -62,7 +63,9 @@ pub fn normal(rng: &mut Stream) -> f64 {
 /// Poisson sampler for a fixed mean: inversion of a uniform u32 against the CDF scaled to
 /// 2^32, sped up by a guide table (the top bits of the uniform give the first candidate, so
 /// a draw is one table read and, almost always, one compare). `rand_distr` for large means.
-#[derive(Clone, Debug)]
+/// Checkpoints store only the mean: the tables are rebuilt from it, identically.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(from = "f64", into = "f64")]
 pub struct PoissonSampler {
     mean: f64,
     /// `thresholds[k]` = P(X <= k) scaled to 2^32 (saturated).
@@ -73,6 +76,18 @@ pub struct PoissonSampler {
 }
 
 const GUIDE_BITS: u32 = 12;
+
+impl From<f64> for PoissonSampler {
+    fn from(mean: f64) -> Self {
+        PoissonSampler::new(mean)
+    }
+}
+
+impl From<PoissonSampler> for f64 {
+    fn from(s: PoissonSampler) -> f64 {
+        s.mean
+    }
+}
 
 impl PoissonSampler {
     pub fn new(mean: f64) -> Self {

@@ -6,8 +6,10 @@ use crate::plasticity::PlasticState;
 use crate::queue::{Calendar, Entry, EventHeap, WakeHeap};
 use crate::rng::{self, PoissonSampler, Purpose, Stream};
 use crate::synapses::Weights;
+use serde::{Deserialize, Serialize};
 
 /// Poisson drive of one source population.
+#[derive(Serialize, Deserialize)]
 pub(crate) struct PoissonState {
     pub rng: Stream,
     /// Scalar rate: table sampler of the per-step mean (grid).
@@ -27,7 +29,7 @@ pub(crate) struct PoissonState {
 }
 
 /// Input gathered for one neuron in the current step/instant; `stamp` says which step.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy, Default, Serialize, Deserialize)]
 #[repr(C)]
 pub(crate) struct Inbox {
     /// Summed input (delta synapses: all of it; exp synapses: the excitatory part).
@@ -36,7 +38,7 @@ pub(crate) struct Inbox {
 }
 
 /// State of one population.
-#[derive(Default)]
+#[derive(Default, Serialize, Deserialize)]
 pub(crate) struct PopState {
     /// Membrane potential relative to rest.
     pub u: Vec<f64>,
@@ -88,14 +90,14 @@ impl PopState {
 }
 
 /// A recorded spike train.
-#[derive(Default, Clone)]
+#[derive(Default, Clone, Serialize, Deserialize)]
 pub struct SpikeRecord {
     pub times: Vec<f64>,
     pub ids: Vec<u32>,
 }
 
 /// Counters of work done (the raw material of energy accounting).
-#[derive(Default, Clone, Debug)]
+#[derive(Default, Clone, Debug, Serialize, Deserialize)]
 pub struct Counts {
     pub spikes: Vec<u64>,
     pub synaptic_events: Vec<u64>,
@@ -109,7 +111,7 @@ pub struct Counts {
 
 /// A Poisson population driving a neuron population one-to-one (source j -> neuron j, one
 /// weight, one delay): its counts are drawn inside the neuron update loop.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 pub(crate) struct FusedDrive {
     pub poisson: usize,
     pub proj: usize,
@@ -117,6 +119,7 @@ pub(crate) struct FusedDrive {
     pub weight: f64,
 }
 
+#[derive(Serialize, Deserialize)]
 pub struct State {
     pub(crate) pops: Vec<PopState>,
     /// Per neuron population: the Poisson drive fused into its update loop, if any.

@@ -4,16 +4,17 @@
 //! a projection with one weight stores none per synapse. Delays are not stored per synapse:
 //! each source's row is sorted by delay and split into groups, so a spike is queued once per
 //! (spike, distinct delay) and the delay of a synapse is that of its group.
+use serde::{Deserialize, Serialize};
 
 /// Weights of a projection.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Weights {
     Uniform(f64),
     PerSynapse(Vec<f32>),
 }
 
 /// Synapses `[.., end)` of a row that share one delay.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 pub struct Group {
     pub end: u32,
     pub steps: u32,
@@ -21,7 +22,7 @@ pub struct Group {
 }
 
 /// Delays of a projection.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Delays {
     /// Every synapse has this delay.
     Uniform { steps: u32, ms: f64 },
@@ -33,7 +34,7 @@ pub enum Delays {
 }
 
 /// One projection from population `pre` to population `post`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Projection {
     pub pre: usize,
     pub post: usize,
