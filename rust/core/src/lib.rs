@@ -8,6 +8,7 @@
 //!
 //! The crate is pure Rust; the Python bindings live in `spikeflow-python`.
 pub mod batch;
+pub mod checkpoint;
 pub mod connect;
 pub mod continuous;
 pub mod error;
@@ -23,6 +24,7 @@ pub mod state;
 pub mod synapses;
 
 pub use batch::{SampleInput, SampleOutput};
+pub use checkpoint::CheckpointError;
 pub use connect::{ConnectSpec, Rule, Values};
 pub use error::{Error, Result};
 pub use network::{Network, Summary};

@@ -53,6 +53,16 @@ impl Network {
         Ok(())
     }
 
+    /// The running state (checkpoints).
+    pub(crate) fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// True when the state will be rebuilt from the model before the next use (checkpoints).
+    pub(crate) fn is_stale(&self) -> bool {
+        self.stale
+    }
+
     fn fresh_state(&mut self) {
         if self.stale {
             self.state = State::new(&self.model, 0);
