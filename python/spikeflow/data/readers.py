@@ -113,13 +113,40 @@ def read(path: PathLike, format: str | None = None) -> np.ndarray:
     return _core.events_read(name, format)[0].view(EVENTS_DTYPE)
 
 
-def read_many(paths: Iterable[PathLike], format: str | None = None) -> list[np.ndarray]:
-    """Decode many files in parallel (Rust threads, GIL released); same order as ``paths``.
+def read_many(
+    paths: Iterable[PathLike], format: str | None = None, threads: int | None = None
+) -> list[np.ndarray]:
+    """Decode many files in parallel; one array per path, in the order of ``paths``.
 
-    Raises the error of the first file (in ``paths`` order) that fails.
+    File reading and decoding run in Rust on ``threads`` threads (default: one per core)
+    with the GIL released; each array equals :func:`read` of the same file. N-MNIST and
+    AEDAT 2.0 files (given as ``format`` or, when ``format`` is None, by the ``.bin`` /
+    ``.bs2`` / ``.aedat`` extension) are decoded straight into one shared numpy buffer, so
+    their arrays are views of it (keeping any of them keeps that buffer alive; ``.copy()``
+    one to detach it). Other formats get arrays of their own. ``.bs1`` files are not
+    supported here (use :func:`read_bs1`).
+
+    Args:
+        paths: the files.
+        format: force one format for every file (one of :data:`FORMATS`); ``None`` detects
+            each file's format as :func:`read` does.
+        threads: number of decoding threads (at least 1); ``None`` uses all cores.
+
+    Raises:
+        EventFormatError: the first file (in ``paths`` order) that cannot be decoded; the
+            error names the file and the byte offset.
+        FileNotFoundError, PermissionError, OSError: a file cannot be read.
+        ValueError: unknown ``format`` or ``threads < 1``.
     """
     names = [os.fspath(p) for p in paths]
-    return [_as_events(r[0]) for r in _core.events_read_many(names, _check_format(format))]
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
+    big, starts, counts, owned = _core.events_read_many(names, _check_format(format), threads)
+    ev = big.view(EVENTS_DTYPE)
+    out = [ev[s : s + c] for s, c in zip(starts, counts)]
+    for i, (raw, _, _) in owned.items():
+        out[i] = _as_events(raw)
+    return out
 
 
 def decode(data: bytes, format: str | None = None, name: str = "<bytes>") -> np.ndarray:

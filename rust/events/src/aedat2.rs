@@ -13,8 +13,9 @@
 //! Timestamps are unsigned 32-bit microseconds; a wrap-around (a backward jump of more
 //! than 2^31) adds 2^32 to every later timestamp.
 use crate::error::{FormatError, Result};
-use crate::events::Events;
+use crate::events::{Events, RECORD_SIZE};
 use crate::header::{split_header, TextHeader};
+use rayon::prelude::*;
 
 /// Address interpretation of an AEDAT 2.0 file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,8 +63,17 @@ fn chip_of(header: &TextHeader) -> std::result::Result<Chip, String> {
     ))
 }
 
-/// Decodes a whole AEDAT 2.0 file. Returns the events and the chip.
-pub fn decode(buf: &[u8]) -> Result<(Events, Chip)> {
+/// Upper bound on the number of events decoded from an AEDAT 2.0 file of `len` bytes.
+pub fn max_events(len: usize) -> usize {
+    len / RECORD_BYTES
+}
+
+/// Bytes per AEDAT 2.0 record (address + timestamp).
+pub const RECORD_BYTES: usize = 8;
+
+/// Checks the magic line and the chip and finds the payload: returns the offset of the
+/// first event record and the chip. The payload must be a whole number of records.
+pub fn parse_header(buf: &[u8]) -> Result<(usize, Chip)> {
     if buf.is_empty() {
         return Err(FormatError::new(0, "empty file"));
     }
@@ -74,7 +84,7 @@ pub fn decode(buf: &[u8]) -> Result<(Events, Chip)> {
     let chip = chip_of(&header).map_err(|r| FormatError::new(0, r))?;
     let start = header.data_start;
     let data = &buf[start..];
-    let tail = data.len() % 8;
+    let tail = data.len() % RECORD_BYTES;
     if tail != 0 {
         return Err(FormatError::new(
             buf.len() - tail,
@@ -84,10 +94,18 @@ pub fn decode(buf: &[u8]) -> Result<(Events, Chip)> {
             ),
         ));
     }
-    let mut ev = Events::with_capacity(data.len() / 8);
+    Ok((start, chip))
+}
+
+#[inline(always)]
+fn records<F>(data: &[u8], mut prev: u32, out: &mut [u8], addr: F) -> (usize, i64)
+where
+    F: Fn(u32) -> (bool, i16, i16, bool),
+{
     let mut wrap = 0i64;
-    let mut prev = 0u32;
-    for c in data.chunks_exact(8) {
+    let mut w = 0usize;
+    for c in data.chunks_exact(RECORD_BYTES) {
+        let c: &[u8; RECORD_BYTES] = c.try_into().expect("8-byte chunk");
         let a = u32::from_be_bytes([c[0], c[1], c[2], c[3]]);
         let ts = u32::from_be_bytes([c[4], c[5], c[6], c[7]]);
         if ts < prev && prev - ts > 1 << 31 {
@@ -95,26 +113,102 @@ pub fn decode(buf: &[u8]) -> Result<(Events, Chip)> {
         }
         prev = ts;
         let t = ts as i64 + wrap;
-        match chip {
-            Chip::Dvs128 => {
-                if a & 0x8000 != 0 {
-                    continue;
-                }
-                let x = 127 - ((a >> 1) & 0x7f) as i16;
-                let y = 127 - ((a >> 8) & 0x7f) as i16;
-                ev.push(x, y, t, a & 1 == 0);
-            }
-            Chip::Davis(w, h) => {
-                if a & 0x8000_0000 != 0 || a & (1 << 10) != 0 {
-                    continue;
-                }
-                let x = (w as i32 - 1 - ((a >> 12) & 0x3ff) as i32) as i16;
-                let y = (h as i32 - 1 - ((a >> 22) & 0x1ff) as i32) as i16;
-                ev.push(x, y, t, a & (1 << 11) != 0);
+        let (keep, x, y, p) = addr(a);
+        // the slot is written even for a dropped event and then reused (no branch)
+        Events::put(out, w, x, y, t, p);
+        w += keep as usize;
+    }
+    (w, wrap)
+}
+
+/// Decodes whole records `data` (a multiple of 8 bytes) into `out` (at least
+/// `data.len() / 8 * RECORD_SIZE` bytes). `prev` is the timestamp of the record just before
+/// `data` (0 at the start of the payload). Returns the number of events written and the
+/// timestamp offset (a multiple of 2^32) reached at the end; timestamps are written as
+/// if no wrap-around happened before `data`.
+pub fn decode_records(data: &[u8], chip: Chip, prev: u32, out: &mut [u8]) -> (usize, i64) {
+    assert!(
+        out.len() >= data.len() / RECORD_BYTES * RECORD_SIZE,
+        "output buffer too small"
+    );
+    match chip {
+        Chip::Dvs128 => records(data, prev, out, |a| {
+            (
+                a & 0x8000 == 0,
+                127 - ((a >> 1) & 0x7f) as i16,
+                127 - ((a >> 8) & 0x7f) as i16,
+                a & 1 == 0,
+            )
+        }),
+        Chip::Davis(w, h) => records(data, prev, out, |a| {
+            (
+                a & 0x8000_0000 == 0 && a & (1 << 10) == 0,
+                (w as i32 - 1 - ((a >> 12) & 0x3ff) as i32) as i16,
+                (h as i32 - 1 - ((a >> 22) & 0x1ff) as i32) as i16,
+                a & (1 << 11) != 0,
+            )
+        }),
+    }
+}
+
+/// Payloads shorter than this many records are decoded on one thread.
+pub const PARALLEL_MIN_RECORDS: usize = 1 << 15;
+
+/// Decodes a whole AEDAT 2.0 file into `out` (at least [`max_events`]`(buf.len()) *
+/// RECORD_SIZE` bytes); returns the number of events (records `0..n` of `out`) and the
+/// chip. Payloads of [`PARALLEL_MIN_RECORDS`] records or more are split into chunks that
+/// are decoded in parallel (rayon's current pool); the result is identical.
+pub fn decode_into(buf: &[u8], out: &mut [u8]) -> Result<(usize, Chip)> {
+    let (start, chip) = parse_header(buf)?;
+    let data = &buf[start..];
+    let n = data.len() / RECORD_BYTES;
+    assert!(out.len() >= n * RECORD_SIZE, "output buffer too small");
+    let threads = rayon::current_num_threads();
+    if n < PARALLEL_MIN_RECORDS || threads < 2 {
+        return Ok((decode_records(data, chip, 0, out).0, chip));
+    }
+    let per = n.div_ceil(threads * 4).max(PARALLEL_MIN_RECORDS / 4);
+    let parts: Vec<(usize, i64)> = data
+        .par_chunks(per * RECORD_BYTES)
+        .zip(out[..n * RECORD_SIZE].par_chunks_mut(per * RECORD_SIZE))
+        .enumerate()
+        .map(|(k, (d, o))| {
+            let prev = if k == 0 {
+                0
+            } else {
+                let i = k * per * RECORD_BYTES - 4;
+                u32::from_be_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]])
+            };
+            decode_records(d, chip, prev, o)
+        })
+        .collect();
+    // stitch: timestamp offsets of earlier chunks, and close gaps left by dropped events
+    let mut w = 0usize;
+    let mut wrap = 0i64;
+    for (k, &(count, chunk_wrap)) in parts.iter().enumerate() {
+        let src = k * per * RECORD_SIZE;
+        if wrap != 0 {
+            for r in out[src..src + count * RECORD_SIZE].chunks_exact_mut(RECORD_SIZE) {
+                let t = i64::from_le_bytes(r[4..12].try_into().expect("8 bytes")) + wrap;
+                r[4..12].copy_from_slice(&t.to_le_bytes());
             }
         }
+        if src != w * RECORD_SIZE {
+            out.copy_within(src..src + count * RECORD_SIZE, w * RECORD_SIZE);
+        }
+        w += count;
+        wrap += chunk_wrap;
     }
-    Ok((ev, chip))
+    Ok((w, chip))
+}
+
+/// Decodes a whole AEDAT 2.0 file. Returns the events and the chip.
+pub fn decode(buf: &[u8]) -> Result<(Events, Chip)> {
+    let (start, _) = parse_header(buf)?;
+    let mut out = vec![0u8; max_events(buf.len() - start) * RECORD_SIZE];
+    let (n, chip) = decode_into(buf, &mut out)?;
+    out.truncate(n * RECORD_SIZE);
+    Ok((Events::from_bytes(out), chip))
 }
 
 #[cfg(test)]
@@ -134,6 +228,36 @@ mod tests {
         assert_eq!(ev.len(), 1);
         let e = ev.get(0).unwrap();
         assert_eq!((e.x, e.y, e.t, e.p), (117, 122, 77, true));
+    }
+
+    #[test]
+    fn parallel_chunks_match_sequential() {
+        // enough records for the parallel path, with drops and two wrap-arounds
+        let mut f = b"#!AER-DAT2.0\r\n".to_vec();
+        let n = PARALLEL_MIN_RECORDS * 3 + 17;
+        let mut ts = 0u32;
+        for i in 0..n {
+            let special = if i % 1001 == 5 { 0x8000 } else { 0 };
+            let addr = (((i * 7) % 128) << 8 | ((i * 3) % 128) << 1 | (i % 2)) as u32 | special;
+            ts = ts.wrapping_add(0x2_0000);
+            f.extend_from_slice(&addr.to_be_bytes());
+            f.extend_from_slice(&ts.to_be_bytes());
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        let par = pool.install(|| decode(&f).unwrap().0);
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let seq = one.install(|| decode(&f).unwrap().0);
+        assert_eq!(par, seq);
+        assert_eq!(seq.len(), n - (0..n).filter(|i| i % 1001 == 5).count());
+        let ts: Vec<i64> = seq.iter().map(|e| e.t).collect();
+        assert!(ts.windows(2).all(|w| w[0] < w[1]));
+        assert!(*ts.last().unwrap() > 1 << 33);
     }
 
     #[test]

@@ -83,6 +83,19 @@ impl Events {
         slot[12] = p as u8;
     }
 
+    /// Writes one event as record `w` of the packed buffer `out` (which must hold it):
+    /// an 8-byte, a 4-byte and a 1-byte store.
+    #[inline(always)]
+    pub fn put(out: &mut [u8], w: usize, x: i16, y: i16, t: i64, p: bool) {
+        let r: &mut [u8; RECORD_SIZE] = (&mut out[w * RECORD_SIZE..(w + 1) * RECORD_SIZE])
+            .try_into()
+            .expect("13-byte slot");
+        let lo = x as u16 as u64 | (y as u16 as u64) << 16 | (t as u64) << 32;
+        r[0..8].copy_from_slice(&lo.to_le_bytes());
+        r[8..12].copy_from_slice(&(((t as u64) >> 32) as u32).to_le_bytes());
+        r[12] = p as u8;
+    }
+
     /// Wraps packed records (length must be a multiple of [`RECORD_SIZE`]).
     pub fn from_bytes(bytes: Vec<u8>) -> Self {
         assert_eq!(bytes.len() % RECORD_SIZE, 0, "packed records must be whole");

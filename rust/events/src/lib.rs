@@ -132,17 +132,63 @@ pub fn decode_auto(path: &Path, buf: &[u8]) -> Result<Recording, FormatError> {
     decode(buf, f)
 }
 
-/// Reads and decodes one file. `format = None` detects it. A decoder panic (a bug) is
-/// caught and reported as a [`ReadError::Format`] instead of unwinding.
-pub fn read_file(path: &Path, format: Option<Format>) -> Result<Recording, ReadError> {
-    let buf = std::fs::read(path).map_err(|source| ReadError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let run = || match format {
-        Some(f) => decode(&buf, f),
-        None => decode_auto(path, &buf),
-    };
+thread_local! {
+    /// Per-thread input buffer, reused from file to file (kept fully initialised, so a
+    /// read needs no zeroing).
+    static INPUT: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Input buffers above this size are released after use instead of kept for the next file.
+const KEEP_INPUT_BYTES: usize = 64 << 20;
+
+/// Reads the whole file into `buf` (grown as needed, never shrunk or re-zeroed) and returns
+/// its length: open, read until end of file, close.
+fn read_whole(path: &Path, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    if buf.len() < 64 << 10 {
+        buf.resize(64 << 10, 0);
+    }
+    let mut filled = 0;
+    loop {
+        if filled == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        match f.read(&mut buf[filled..]) {
+            Ok(0) => return Ok(filled),
+            Ok(k) => filled += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Runs `f` on the whole content of `path`, read into this thread's reusable buffer.
+fn with_file<R>(path: &Path, f: impl FnOnce(&[u8]) -> R) -> Result<R, ReadError> {
+    INPUT.with(|cell| {
+        // a re-entrant call (not expected) falls back to a fresh buffer
+        let mut fresh = Vec::new();
+        let mut guard = cell.try_borrow_mut().ok();
+        let buf = match guard.as_deref_mut() {
+            Some(b) => b,
+            None => &mut fresh,
+        };
+        let n = read_whole(path, buf).map_err(|source| ReadError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let r = f(&buf[..n]);
+        if buf.len() > KEEP_INPUT_BYTES {
+            *buf = Vec::new();
+        }
+        Ok(r)
+    })
+}
+
+fn catch(
+    path: &Path,
+    run: impl FnOnce() -> Result<Placed, FormatError>,
+) -> Result<Placed, ReadError> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
         Ok(r) => r.map_err(|error| ReadError::Format {
             path: path.to_path_buf(),
@@ -155,7 +201,155 @@ pub fn read_file(path: &Path, format: Option<Format>) -> Result<Recording, ReadE
     }
 }
 
+/// Reads and decodes one file. `format = None` detects it. A decoder panic (a bug) is
+/// caught and reported as a [`ReadError::Format`] instead of unwinding.
+pub fn read_file(path: &Path, format: Option<Format>) -> Result<Recording, ReadError> {
+    let placed = with_file(path, |buf| {
+        catch(path, || {
+            let r = match format {
+                Some(f) => decode(buf, f),
+                None => decode_auto(path, buf),
+            };
+            r.map(Placed::Owned)
+        })
+    })??;
+    match placed {
+        Placed::Owned(r) => Ok(r),
+        Placed::Slot { .. } => unreachable!("read_file decodes into owned buffers"),
+    }
+}
+
 /// Reads and decodes many files in parallel; results are in the order of `paths`.
 pub fn read_files(paths: &[PathBuf], format: Option<Format>) -> Vec<Result<Recording, ReadError>> {
     paths.par_iter().map(|p| read_file(p, format)).collect()
+}
+
+/// Where [`read_files_into`] put the events of one file.
+#[derive(Debug)]
+pub enum Placed {
+    /// Decoded into the file's slot: records `0..count` of the slot.
+    Slot {
+        /// Number of events.
+        count: usize,
+        /// The format it was decoded as.
+        format: Format,
+        /// Sensor `(width, height)` when known.
+        sensor_size: Option<(u32, u32)>,
+    },
+    /// The slot was missing or too small (another format, or the file grew after
+    /// [`slot_records`] looked at it): decoded into its own buffer.
+    Owned(Recording),
+}
+
+/// The format a file will be decoded as when it has a fixed record size and so a known
+/// event bound: the given format, else the extension's (`.bin`/`.bs2` N-MNIST, `.aedat`
+/// AEDAT 2.0, confirmed from the header when the file is read).
+fn fixed_format(path: &Path, format: Option<Format>) -> Option<Format> {
+    let f = match format {
+        Some(f) => f,
+        None => match path
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+            .as_deref()
+        {
+            Some("bin") | Some("bs2") => Format::Nmnist,
+            Some("aedat") => Format::Aedat2,
+            _ => return None,
+        },
+    };
+    matches!(f, Format::Nmnist | Format::Aedat2).then_some(f)
+}
+
+fn bound(format: Format, len: usize) -> usize {
+    match format {
+        Format::Nmnist => nmnist::max_events(len),
+        Format::Aedat2 => aedat2::max_events(len),
+        _ => 0,
+    }
+}
+
+/// For each path (in parallel): the number of event records to reserve for it so that
+/// [`read_files_into`] can decode it straight into its slot, from the file size (0 for
+/// formats without fixed-size records, and for files that cannot be inspected: those are
+/// handled, and their errors reported, when they are read).
+pub fn slot_records(paths: &[PathBuf], format: Option<Format>) -> Vec<usize> {
+    paths
+        .par_iter()
+        .map(|p| match fixed_format(p, format) {
+            Some(f) => std::fs::metadata(p)
+                .map(|m| bound(f, usize::try_from(m.len()).unwrap_or(usize::MAX)))
+                .unwrap_or(0),
+            None => 0,
+        })
+        .collect()
+}
+
+/// Reads and decodes many files in parallel (rayon's current pool), decoding each
+/// N-MNIST / AEDAT 2.0 file straight into `slots[i]` (records of [`RECORD_SIZE`] bytes)
+/// when it fits, any other file into its own buffer. Results are in the order of `paths`;
+/// each file's error names it. Files are read into one reusable buffer per thread.
+pub fn read_files_into(
+    paths: &[PathBuf],
+    format: Option<Format>,
+    slots: Vec<&mut [u8]>,
+) -> Vec<Result<Placed, ReadError>> {
+    assert_eq!(paths.len(), slots.len(), "one slot per path");
+    paths
+        .par_iter()
+        .zip(slots.into_par_iter())
+        .map(|(path, slot)| {
+            with_file(path, |buf| {
+                catch(path, || {
+                    let f = match format {
+                        Some(f) => f,
+                        None => detect(path, buf)?,
+                    };
+                    let need = bound(f, buf.len()) * RECORD_SIZE;
+                    if need > 0 && need <= slot.len() {
+                        let (count, sensor_size) = match f {
+                            Format::Nmnist => (nmnist::decode_into(buf, slot)?, Some((34, 34))),
+                            _ => {
+                                let (n, chip) = aedat2::decode_into(buf, slot)?;
+                                (n, Some(chip.size()))
+                            }
+                        };
+                        return Ok(Placed::Slot {
+                            count,
+                            format: f,
+                            sensor_size,
+                        });
+                    }
+                    decode(buf, f).map(Placed::Owned)
+                })
+            })?
+        })
+        .collect()
+}
+
+/// Runs `f` in a rayon pool of `threads` threads (pools are built once per size and
+/// kept); `None` uses rayon's global pool.
+pub fn with_threads<R: Send>(threads: Option<usize>, f: impl FnOnce() -> R + Send) -> R {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
+    let Some(n) = threads else { return f() };
+    let pool = {
+        let mut pools = POOLS
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        pools
+            .entry(n.max(1))
+            .or_insert_with(|| {
+                Arc::new(
+                    rayon::ThreadPoolBuilder::new()
+                        .num_threads(n.max(1))
+                        .thread_name(|i| format!("spikeflow-read-{i}"))
+                        .build()
+                        .expect("rayon thread pool"),
+                )
+            })
+            .clone()
+    };
+    pool.install(f)
 }

@@ -14,8 +14,13 @@ pub const OVERFLOW_Y: u8 = 240;
 /// Timestamp increment of one overflow marker.
 pub const OVERFLOW_STEP: i64 = 1 << 13;
 
-/// Decodes a whole N-MNIST file.
-pub fn decode(buf: &[u8]) -> Result<Events> {
+/// Upper bound on the number of events decoded from a file of `len` bytes (exact when
+/// the file holds no overflow markers).
+pub fn max_events(len: usize) -> usize {
+    len / EVENT_BYTES
+}
+
+fn check(buf: &[u8]) -> Result<()> {
     if buf.is_empty() {
         return Err(FormatError::new(
             0,
@@ -32,35 +37,55 @@ pub fn decode(buf: &[u8]) -> Result<Events> {
             ),
         ));
     }
-    let n = buf.len() / EVENT_BYTES;
-    if !buf.chunks_exact(EVENT_BYTES).any(|c| c[1] == OVERFLOW_Y) {
-        // common case: no overflow markers, a branch-free loop the compiler can unroll
-        let mut out = vec![0u8; n * RECORD_SIZE];
-        for (c, r) in buf
-            .chunks_exact(EVENT_BYTES)
-            .zip(out.chunks_exact_mut(RECORD_SIZE))
-        {
-            let t = (((c[2] & 0x7f) as i64) << 16) | ((c[3] as i64) << 8) | c[4] as i64;
-            r[0] = c[0];
-            r[2] = c[1];
-            r[4..12].copy_from_slice(&t.to_le_bytes());
-            r[12] = c[2] >> 7;
-        }
-        return Ok(Events::from_bytes(out));
+    Ok(())
+}
+
+#[inline(always)]
+fn put(out: &mut [u8], w: usize, c: &[u8; EVENT_BYTES], offset: i64) {
+    let t = ((((c[2] & 0x7f) as i64) << 16) | ((c[3] as i64) << 8) | c[4] as i64) + offset;
+    Events::put(out, w, c[0] as i16, c[1] as i16, t, c[2] & 0x80 != 0);
+}
+
+/// Decodes a whole N-MNIST file into `out`, which must hold at least
+/// [`max_events`]`(buf.len()) * RECORD_SIZE` bytes; returns the number of events written
+/// (records `0..n` of `out`). Nothing is allocated.
+pub fn decode_into(buf: &[u8], out: &mut [u8]) -> Result<usize> {
+    check(buf)?;
+    let n = max_events(buf.len());
+    assert!(out.len() >= n * RECORD_SIZE, "output buffer too small");
+    let out = &mut out[..n * RECORD_SIZE];
+    // common case: no overflow markers, one record per input event; a marker seen on
+    // the way sends the whole file through the general loop below
+    let mut marker = false;
+    for (i, c) in buf.chunks_exact(EVENT_BYTES).enumerate() {
+        let c: &[u8; EVENT_BYTES] = c.try_into().expect("5-byte chunk");
+        marker |= c[1] == OVERFLOW_Y;
+        put(out, i, c, 0);
     }
-    let mut ev = Events::with_capacity(n);
+    if !marker {
+        return Ok(n);
+    }
     let mut offset = 0i64;
-    ev.extend_with(n, |i, slot| {
-        let c = &buf[i * EVENT_BYTES..i * EVENT_BYTES + EVENT_BYTES];
+    let mut w = 0usize;
+    for c in buf.chunks_exact(EVENT_BYTES) {
+        let c: &[u8; EVENT_BYTES] = c.try_into().expect("5-byte chunk");
         if c[1] == OVERFLOW_Y {
             offset += OVERFLOW_STEP;
-            return false;
+            continue;
         }
-        let t = (((c[2] & 0x7f) as i64) << 16) | ((c[3] as i64) << 8) | c[4] as i64;
-        Events::write(slot, c[0] as i16, c[1] as i16, t + offset, c[2] & 0x80 != 0);
-        true
-    });
-    Ok(ev)
+        put(out, w, c, offset);
+        w += 1;
+    }
+    Ok(w)
+}
+
+/// Decodes a whole N-MNIST file.
+pub fn decode(buf: &[u8]) -> Result<Events> {
+    check(buf)?;
+    let mut out = vec![0u8; max_events(buf.len()) * RECORD_SIZE];
+    let n = decode_into(buf, &mut out)?;
+    out.truncate(n * RECORD_SIZE);
+    Ok(Events::from_bytes(out))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 
-use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
+use numpy::{IntoPyArray, PyArray1, PyArrayMethods, PyReadonlyArray1};
 use pyo3::exceptions::{
     PyFileNotFoundError, PyIsADirectoryError, PyOSError, PyPermissionError, PyRuntimeError,
     PyValueError,
@@ -93,22 +93,78 @@ fn events_read<'py>(
     r.map(|rec| to_py(py, rec)).map_err(|e| to_pyerr(py, e))
 }
 
-/// Reads and decodes many files in parallel; raises the error of the first failing file.
+/// `(records of all slotted files as one uint8 array, start record per file (-1: owned),
+/// event count per file, {index: (records, format, size)} for files decoded into their own
+/// buffer)`.
+type Many<'py> = (
+    Bound<'py, PyArray1<u8>>,
+    Vec<i64>,
+    Vec<usize>,
+    std::collections::HashMap<usize, Decoded<'py>>,
+);
+
+/// Reads and decodes many files in parallel (`threads` rayon threads, default: all cores)
+/// with the GIL released. N-MNIST and AEDAT 2.0 files are decoded straight into one
+/// numpy-owned buffer sized from the file sizes (no copy); other formats into their own
+/// buffers. Raises the error of the first failing file in `paths` order.
 #[pyfunction]
-#[pyo3(signature = (paths, format=None))]
+#[pyo3(signature = (paths, format=None, threads=None))]
 fn events_read_many<'py>(
     py: Python<'py>,
     paths: Vec<PathBuf>,
     format: Option<&str>,
-) -> PyResult<Vec<Decoded<'py>>> {
+    threads: Option<usize>,
+) -> PyResult<Many<'py>> {
     let fmt = parse_format(format)?;
-    let results = py
-        .detach(|| catch_unwind(AssertUnwindSafe(|| ev::read_files(&paths, fmt))))
+    if threads == Some(0) {
+        return Err(PyValueError::new_err("threads must be at least 1"));
+    }
+    let records = py
+        .detach(|| {
+            catch_unwind(AssertUnwindSafe(|| {
+                ev::with_threads(threads, || ev::slot_records(&paths, fmt))
+            }))
+        })
         .map_err(|_| panic_err())?;
-    results
-        .into_iter()
-        .map(|r| r.map(|rec| to_py(py, rec)).map_err(|e| to_pyerr(py, e)))
-        .collect()
+    let total: usize = records.iter().sum();
+    let big = PyArray1::<u8>::zeros(py, total * ev::RECORD_SIZE, false);
+    let results = {
+        let mut rw = big.readwrite();
+        let mut rest = rw
+            .as_slice_mut()
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        let mut slots = Vec::with_capacity(paths.len());
+        for &k in &records {
+            let (slot, tail) = std::mem::take(&mut rest).split_at_mut(k * ev::RECORD_SIZE);
+            slots.push(slot);
+            rest = tail;
+        }
+        py.detach(|| {
+            catch_unwind(AssertUnwindSafe(|| {
+                ev::with_threads(threads, || ev::read_files_into(&paths, fmt, slots))
+            }))
+        })
+        .map_err(|_| panic_err())?
+    };
+    let mut starts = Vec::with_capacity(paths.len());
+    let mut counts = Vec::with_capacity(paths.len());
+    let mut owned = std::collections::HashMap::new();
+    let mut at = 0usize;
+    for (i, (r, &k)) in results.into_iter().zip(&records).enumerate() {
+        match r.map_err(|e| to_pyerr(py, e))? {
+            ev::Placed::Slot { count, .. } => {
+                starts.push(at as i64);
+                counts.push(count);
+            }
+            ev::Placed::Owned(rec) => {
+                starts.push(-1);
+                counts.push(rec.events.len());
+                owned.insert(i, to_py(py, rec));
+            }
+        }
+        at += k;
+    }
+    Ok((big, starts, counts, owned))
 }
 
 /// Decodes a file held in memory; `name` is used for messages and (when `format` is None)
