@@ -12,6 +12,7 @@
 """
 from spikeflow._core import __version__
 from spikeflow.errors import (
+    CheckpointError,
     ConnectivityError,
     MemoryLimitError,
     OutOfRangeError,
@@ -37,6 +38,7 @@ from spikeflow.model import (
     Uniform,
 )
 from spikeflow.sim import BatchResult, Network, Population, Projection, SpikeRecorder, VoltageRecorder
+from spikeflow.sim.checkpoint import load
 
 # Submodules with heavier dependencies (matplotlib, torch) load on first use: `sf.data`, ...
 _LAZY = ("data", "viz", "models", "torch", "train", "deploy", "metrics")
@@ -58,4 +60,5 @@ __all__ = [
     "Connector", "AllToAll", "OneToOne", "FixedProbability", "FixedInDegree", "FixedOutDegree", "FromArrays",
     "Uniform", "Normal", "STDP", "TripletSTDP", "RewardSTDP",
     "SpikeflowError", "ParameterError", "ConnectivityError", "OutOfRangeError", "MemoryLimitError", "StateError",
+    "CheckpointError", "load",
 ]

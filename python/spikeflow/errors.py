@@ -7,6 +7,7 @@ __all__ = [
     "OutOfRangeError",
     "MemoryLimitError",
     "StateError",
+    "CheckpointError",
 ]
 
 
@@ -32,3 +33,9 @@ class MemoryLimitError(SpikeflowError, MemoryError):
 
 class StateError(SpikeflowError, RuntimeError):
     """The call does not fit the network's state (e.g. adding populations after running)."""
+
+
+class CheckpointError(SpikeflowError, ValueError):
+    """A file is not a checkpoint this spikeflow can load: not a spikeflow file, truncated,
+    corrupt, or of another format version. The message names the file and the problem;
+    nothing is loaded."""

@@ -186,6 +186,8 @@ class Network:
         self._core = _core.Network(dt, int(seed) & 0xFFFF_FFFF_FFFF_FFFF)
         self.populations: List[Population] = []
         self.projections: List[Projection] = []
+        #: Every recorder made by `record_spikes` / `record_voltage`, in order (kept by `save`).
+        self.recorders: List[Union[SpikeRecorder, VoltageRecorder]] = []
 
     # ----- structure ---------------------------------------------------------------------
 
@@ -339,7 +341,9 @@ class Network:
     def record_spikes(self, population: Population) -> SpikeRecorder:
         """Record the spikes of a population from now on."""
         pop = self._own(population, "population")
-        return SpikeRecorder(self, pop, self._core.record_spikes(pop.index))
+        rec = SpikeRecorder(self, pop, self._core.record_spikes(pop.index))
+        self.recorders.append(rec)
+        return rec
 
     def record_voltage(self, population: Population, times: Any, ids: Any = None) -> VoltageRecorder:
         """Sample the membrane potential of ``ids`` (default: all neurons) at ``times`` (ms)."""
@@ -347,7 +351,9 @@ class Network:
         t = float_array(times, "times")
         id_arr = np.arange(pop.size, dtype=np.uint32) if ids is None else index_array(ids, "ids")
         probe = self._core.record_voltage(pop.index, id_arr, t)
-        return VoltageRecorder(self, pop, probe, t, id_arr.astype(np.int64))
+        rec = VoltageRecorder(self, pop, probe, t, id_arr.astype(np.int64))
+        self.recorders.append(rec)
+        return rec
 
     # ----- running -----------------------------------------------------------------------
 
@@ -374,6 +380,19 @@ class Network:
         """Back to time 0: initial voltages, empty queues and recordings; structure kept.
         The network can be extended again after a reset."""
         self._core.reset()
+
+    def save(self, path: Union[str, "os.PathLike[str]"]) -> None:
+        """Save the whole network to a checkpoint file; `sf.load(path)` gives it back.
+
+        Everything is kept: structure, parameters, weights (learned or written), plastic,
+        neuron and threshold state, pending spikes, random streams, recordings and counters,
+        so that ``save``, ``load`` and ``run`` give exactly the spikes, voltages and weights of
+        an uninterrupted run. The file (``docs/checkpoint.md``) holds no pickle; it is written
+        to a temporary file and renamed, so an existing checkpoint survives a failed save.
+        """
+        from spikeflow.sim.checkpoint import save
+
+        save(self, path)
 
     def counters(self) -> Dict[str, Any]:
         """Work done and memory used: spikes, synaptic events, bytes per synapse, per

@@ -3,13 +3,15 @@
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyTuple, PyType};
+use pyo3::types::{PyBytes, PyDict, PyTuple, PyType};
+use spikeflow_core::checkpoint::{self, CheckpointError};
 use spikeflow_core::plasticity::Reward;
 use spikeflow_core::{
     ConnectSpec, Error, InitV, Network, NeuronKind, NeuronSpec, Pairing, Param, ResetMode, Rule,
     SampleInput, StdpRule, SynapseKind, Values,
 };
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
@@ -36,6 +38,31 @@ pub(crate) fn to_py(py: Python<'_>, e: Error) -> PyErr {
         Error::InvalidState(_) => "StateError",
     };
     py_error(py, class, e.to_string())
+}
+
+/// Checkpoint errors: file-system ones as the matching `OSError` subclass, format ones as
+/// `spikeflow.errors.CheckpointError`, panics as `SpikeflowError`.
+fn checkpoint_result<T>(
+    py: Python<'_>,
+    r: std::thread::Result<Result<T, CheckpointError>>,
+) -> PyResult<T> {
+    match r {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(CheckpointError::Format(m))) => Err(py_error(py, "CheckpointError", m)),
+        Ok(Err(CheckpointError::Io(e, what))) => {
+            let msg = format!("{what}: {e}");
+            let ty = PyErr::from(e).get_type(py);
+            Err(PyErr::from_type(ty, msg))
+        }
+        Err(p) => Err(py_error(
+            py,
+            "SpikeflowError",
+            format!(
+                "internal error in a checkpoint (please report): {}",
+                panic_message(p)
+            ),
+        )),
+    }
 }
 
 fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
@@ -432,12 +459,59 @@ impl PyNetwork {
         self.inner.reset();
     }
 
+    /// Write a checkpoint of the whole engine, with the Python side's `meta` (JSON), to
+    /// `path` atomically (GIL released); returns the number of bytes written.
+    fn save_checkpoint(&self, py: Python<'_>, path: PathBuf, meta: &str) -> PyResult<u64> {
+        let net = &self.inner;
+        let r = py.detach(|| catch_unwind(AssertUnwindSafe(|| checkpoint::save(net, meta, &path))));
+        checkpoint_result(py, r)
+    }
+
+    /// The checkpoint of the whole engine with `meta`, as bytes.
+    fn encode_checkpoint<'py>(&self, py: Python<'py>, meta: &str) -> PyResult<Bound<'py, PyBytes>> {
+        let net = &self.inner;
+        let r = py.detach(|| catch_unwind(AssertUnwindSafe(|| checkpoint::encode(net, meta))));
+        Ok(PyBytes::new(py, &checkpoint_result(py, r)?))
+    }
+
+    /// Read a checkpoint file: (engine, metadata). Every check runs before anything is built.
+    #[staticmethod]
+    fn load_checkpoint(py: Python<'_>, path: PathBuf) -> PyResult<(PyNetwork, String)> {
+        let r = py.detach(|| catch_unwind(AssertUnwindSafe(|| checkpoint::load(&path))));
+        checkpoint_result(py, r).map(|(inner, meta)| (PyNetwork { inner }, meta))
+    }
+
+    /// Decode checkpoint bytes: (engine, metadata).
+    #[staticmethod]
+    fn decode_checkpoint(py: Python<'_>, data: &[u8]) -> PyResult<(PyNetwork, String)> {
+        let r = py.detach(|| catch_unwind(AssertUnwindSafe(|| checkpoint::decode(data))));
+        checkpoint_result(py, r).map(|(inner, meta)| (PyNetwork { inner }, meta))
+    }
+
+    /// The metadata of checkpoint bytes (container checked, engine payload not decoded).
+    #[staticmethod]
+    fn checkpoint_meta(py: Python<'_>, data: &[u8]) -> PyResult<String> {
+        checkpoint_result(py, Ok(checkpoint::read_meta(data)))
+    }
+
     fn membrane<'py>(&self, py: Python<'py>, pop: usize) -> PyResult<Bound<'py, PyArray1<f64>>> {
         Ok(guard(py, || self.inner.membrane(pop))?.into_pyarray(py))
     }
 
     fn n_populations(&self) -> usize {
         self.inner.model.pops.len()
+    }
+
+    fn n_projections(&self) -> usize {
+        self.inner.model.projs.len()
+    }
+
+    /// (spike recorders, voltage recorders) of the engine.
+    fn n_recorders(&self) -> (usize, usize) {
+        (
+            self.inner.model.spike_probes.len(),
+            self.inner.model.voltage_probes.len(),
+        )
     }
 
     /// (name, size, kind) of population `pop`.
