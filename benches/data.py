@@ -1,17 +1,24 @@
 """Event-file decoding speed: spikeflow vs Tonic, expelliarmus and aedat, in one run.
 
 Decodes every N-MNIST sample under ``<data>/nmnist`` and every AEDAT / EVT / DAT file under
-``<data>/events`` with each library that can read the format, and prints events/s and the
-ratio to spikeflow. ``<data>`` is ``$SPIKEFLOW_DATA`` or ``<repo>/../shared/data``.
+``<data>/events`` with each library that can read the format, and prints events/s and how
+many times faster spikeflow is. ``<data>`` is ``$SPIKEFLOW_DATA`` or ``<repo>/../shared/data``.
 
-Each measurement is the best of ``--repeat`` runs over all files of a format, files warm in
-the page cache. "spikeflow" is single-threaded (one ``read`` call per file, result dropped, as the peers
-are called); "spikeflow read_many" decodes all files of the format in one parallel call
-and keeps them (compared with "tonic, list of all", which keeps them too); "from memory"
-rows decode bytes already in memory (no file I/O). The last column is how many times
-faster spikeflow's matching row is.
+Each row is the best of ``--repeat`` passes over all files of a format, files warm in the
+page cache; the passes of all rows of a format are interleaved (round-robin, rotating
+order), so machine load affects them alike. Rows:
 
-    python benches/data.py [--repeat 5] [--markdown]
+* ``spikeflow`` / ``tonic`` / ``expelliarmus`` / ``aedat``: one reader call per file in a
+  Python loop over the list, each result dropped (how a Tonic dataset reads samples);
+* ``spikeflow read_many``: one call for the whole list (parallel Rust threads), all
+  arrays kept; ``tonic, list of all``: Tonic's loop keeping every array the same way;
+* ``... from memory`` (N-MNIST): decoding bytes already in RAM (Tonic's stream mode).
+
+The last column gives, for spikeflow rows, the Tonic (else fastest peer) time divided by
+this row's time: against the per-file loop and, for ``read_many``, also against Tonic
+keeping all arrays.
+
+    python benches/data.py [--repeat 9] [--markdown] [--threads N]
 """
 from __future__ import annotations
 
@@ -57,8 +64,8 @@ def _all_kept(reader: Callable[[str], np.ndarray], paths: list[str]) -> int:
     return sum(len(a) for a in kept)
 
 
-def _read_many(paths: list[str], fmt: str) -> int:
-    return sum(len(a) for a in sd.read_many(paths, fmt))
+def _read_many(paths: list[str], fmt: str, threads: int | None) -> int:
+    return sum(len(a) for a in sd.read_many(paths, fmt, threads=threads))
 
 
 def _sf_memory(blobs: list[bytes]) -> int:
@@ -119,16 +126,19 @@ def files() -> dict[str, list[str]]:
     }
 
 
-def best_time(fn: Callable[[], int], repeat: int) -> tuple:
-    best, n = float("inf"), 0
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        n = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, n
+def interleaved(cands: dict[str, Callable[[], int]], repeat: int) -> dict[str, tuple[float, int]]:
+    """Best time and event count per candidate; the passes are interleaved round-robin."""
+    best = {k: (float("inf"), 0) for k in cands}
+    names = list(cands)
+    for r in range(repeat):
+        for k in names[r % len(names):] + names[: r % len(names)]:
+            t0 = time.perf_counter()
+            n = cands[k]()
+            best[k] = (min(best[k][0], time.perf_counter() - t0), n)
+    return best
 
 
-def run(repeat: int) -> list[dict]:
+def run(repeat: int, threads: int | None = None) -> list[dict]:
     rows = []
     fs, libs = files(), peers()
     for fmt, paths in fs.items():
@@ -136,7 +146,7 @@ def run(repeat: int) -> list[dict]:
         if not paths:
             print(f"{fmt}: no files under {DATA}, skipped")
             continue
-        results: dict[str, tuple] = {}
+        cands: dict[str, Callable[[], int]] = {}
         for name, reader in libs[fmt].items():
             try:
                 reader(paths[0])
@@ -144,25 +154,29 @@ def run(repeat: int) -> list[dict]:
                 # a peer that cannot read the format is reported, not fatal
                 print(f"{fmt}: {name} failed: {type(e).__name__}: {e}")
                 continue
-            results[name] = best_time(partial(_each, reader, paths), repeat)
-        results["spikeflow read_many"] = best_time(partial(_read_many, paths, fmt), repeat)
-        if "tonic" in results:
+            cands[name] = partial(_each, reader, paths)
+        cands["spikeflow read_many"] = partial(_read_many, paths, fmt, threads)
+        if "tonic" in cands:
             # the same "all files kept in a list" pattern as read_many
-            results["tonic, list of all"] = best_time(partial(_all_kept, libs[fmt]["tonic"], paths), repeat)
+            cands["tonic, list of all"] = partial(_all_kept, libs[fmt]["tonic"], paths)
         if fmt == "nmnist":
             # decoding only: bytes already in memory (Tonic's stream mode)
             blobs = [Path(p).read_bytes() for p in paths]
-            results["spikeflow from memory"] = best_time(partial(_sf_memory, blobs), repeat)
-            if "tonic" in results:
-                results["tonic from memory"] = best_time(partial(_tonic_memory, blobs), repeat)
+            cands["spikeflow from memory"] = partial(_sf_memory, blobs)
+            if "tonic" in cands:
+                cands["tonic from memory"] = partial(_tonic_memory, blobs)
+        results = interleaved(cands, repeat)
+        peer_names = [k for k in libs[fmt] if k != "spikeflow" and k in results]
+        peer = "tonic" if "tonic" in peer_names else min(peer_names, key=lambda k: results[k][0], default=None)
         for name, (secs, n) in results.items():
-            base = results["spikeflow"][0]
-            if "memory" in name:
-                base = results["spikeflow from memory"][0]
-            elif "list" in name:
-                base = results["spikeflow read_many"][0]
+            vs = []
+            if name.startswith("spikeflow") and peer is not None:
+                ref = "tonic from memory" if "memory" in name else peer
+                vs.append(f"{results[ref][0] / secs:.2f}x {ref}")
+                if name == "spikeflow read_many" and "tonic, list of all" in results:
+                    vs.append(f"{results['tonic, list of all'][0] / secs:.2f}x tonic kept")
             rows.append({"format": fmt, "library": name, "files": len(paths), "events": n,
-                         "seconds": secs, "mev_s": n / secs / 1e6, "vs_spikeflow": secs / base})
+                         "seconds": secs, "mev_s": n / secs / 1e6, "vs": "; ".join(vs) or "—"})
     return rows
 
 
@@ -229,26 +243,26 @@ def saccade_stats(n: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--repeat", type=int, default=9)
+    ap.add_argument("--threads", type=int, default=None, help="read_many threads (default: all cores)")
     ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
     ap.add_argument("--saccades", type=int, default=0, metavar="N",
                     help="also compare N saccade-converted MNIST digits with real N-MNIST")
     args = ap.parse_args(argv)
     if args.saccades:
         saccade_stats(args.saccades)
-    rows = run(args.repeat)
+    rows = run(args.repeat, args.threads)
     print(f"# {time.strftime('%Y-%m-%d')} — {machine()}; {versions()}")
     if args.markdown:
-        print("| format | library | files | events | ms | Mev/s | spikeflow (same mode) is faster by |")
-        print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+        print("| format | library | files | events | ms | Mev/s | spikeflow faster by |")
+        print("| --- | --- | ---: | ---: | ---: | ---: | --- |")
     for r in rows:
         if args.markdown:
-            ratio = "—" if r["library"].startswith("spikeflow") else f"{r['vs_spikeflow']:.2f}x"
             print(f"| {r['format']} | {r['library']} | {r['files']} | {r['events']:,} | "
-                  f"{r['seconds'] * 1e3:.2f} | {r['mev_s']:.1f} | {ratio} |")
+                  f"{r['seconds'] * 1e3:.2f} | {r['mev_s']:.1f} | {r['vs']} |")
         else:
-            print(f"{r['format']:7s} {r['library']:20s} {r['files']:5d} files {r['events']:>10,} ev "
-                  f"{r['seconds'] * 1e3:9.2f} ms {r['mev_s']:8.1f} Mev/s  spikeflow x{r['vs_spikeflow']:.2f}")
+            print(f"{r['format']:7s} {r['library']:22s} {r['files']:5d} files {r['events']:>10,} ev "
+                  f"{r['seconds'] * 1e3:9.2f} ms {r['mev_s']:8.1f} Mev/s  {r['vs']}")
 
 
 if __name__ == "__main__":
