@@ -2,11 +2,13 @@
 from spikeflow.model.connectors import (
     AllToAll,
     Connector,
+    Conv2d,
     FixedInDegree,
     FixedOutDegree,
     FixedProbability,
     FromArrays,
     OneToOne,
+    Pool2d,
 )
 from spikeflow.model.neurons import IF, LIF, NeuronModel
 from spikeflow.model.plasticity import STDP, RewardSTDP, TripletSTDP
@@ -15,5 +17,6 @@ from spikeflow.model.values import Normal, Uniform
 __all__ = [
     "LIF", "IF", "NeuronModel",
     "Connector", "AllToAll", "OneToOne", "FixedProbability", "FixedInDegree", "FixedOutDegree", "FromArrays",
+    "Conv2d", "Pool2d",
     "Uniform", "Normal", "STDP", "TripletSTDP", "RewardSTDP",
 ]

@@ -23,7 +23,7 @@ import numpy as np
 from spikeflow import _core
 from spikeflow._arrays import float_array, index_array, param_value
 from spikeflow.errors import ConnectivityError, ParameterError
-from spikeflow.model.connectors import AllToAll, Connector, FromArrays
+from spikeflow.model.connectors import AllToAll, Connector, Conv2d, FromArrays, Pool2d
 from spikeflow.model.neurons import IF, LIF, NeuronModel
 from spikeflow.model.plasticity import STDP, RewardSTDP, TripletSTDP
 from spikeflow.model.values import Normal, Uniform
@@ -66,6 +66,10 @@ class Projection:
     ``weights``, ``delays``, ``pre`` and ``post`` are numpy arrays in storage order (sorted by
     presynaptic neuron, then delay; explicit synapses keep their given order within that).
     Assigning ``proj.weights = array`` replaces all weights.
+
+    A convolution or pooling (`sf.Conv2d`, `sf.Pool2d`) stores only its kernel: ``weights`` is
+    the kernel, shape ``kernel_shape`` ``(C', C/groups, kh, kw)``; ``pre``/``post``/``delays``
+    list the synapses of the equivalent explicit projection (computed on request).
     """
 
     def __init__(self, net: "Network", index: int, pre: Population, post: Population) -> None:
@@ -83,16 +87,35 @@ class Projection:
         return self.n_synapses
 
     @property
+    def kernel_shape(self) -> Optional[Tuple[int, int, int, int]]:
+        """``(C', C/groups, kh, kw)`` of a convolution or pooling, else None."""
+        g = self.network._core.projection_conv(self.index)
+        if g is None:
+            return None
+        return (g[1][0], g[0][0] // g[6], g[2][0], g[2][1])
+
+    @property
     def weights(self) -> np.ndarray:
-        """Weight of every synapse (mV for delta synapses, pA for exp synapses)."""
-        return self.network._core.projection_weights(self.index)
+        """Weight of every synapse (mV for delta synapses, pA for exp synapses); the kernel
+        ``(C', C/groups, kh, kw)`` of a convolution."""
+        w = self.network._core.projection_weights(self.index)
+        shape = self.kernel_shape
+        return w if shape is None else w.reshape(shape)
 
     @weights.setter
     def weights(self, values: Any) -> None:
+        shape = self.kernel_shape
+        if shape is not None:
+            arr = np.asarray(values, dtype=np.float64)
+            if arr.ndim > 1 and arr.shape != shape:
+                raise ParameterError(f"weights: a kernel of shape {arr.shape}; expected {shape}")
+            values = arr.reshape(-1)
         w = float_array(values, "weights")
-        if w.shape[0] == 1 and self.n_synapses != 1:
-            w = np.full(self.n_synapses, w[0])
+        n = self.n_synapses if shape is None else int(np.prod(shape))
+        if w.shape[0] == 1 and n != 1:
+            w = np.full(n, w[0])
         self.network._core.set_projection_weights(self.index, w)
+
 
     @property
     def delays(self) -> np.ndarray:
@@ -111,7 +134,8 @@ class Projection:
 
     @property
     def bytes_per_synapse(self) -> float:
-        """Bytes of synapse storage per synapse."""
+        """Bytes of synapse storage per synapse (a convolution: its kernel, geometry and row
+        pointer divided by the equivalent number of synapses)."""
         _, _, n, b = self.network._core.projection_info(self.index)
         return b / n if n else 0.0
 
@@ -288,11 +312,15 @@ class Network:
         (`sf.Uniform`, `sf.Normal`). On a grid, given delays must be multiples of ``dt``;
         drawn delays are rounded to the nearest step. ``plasticity=sf.STDP(...)`` makes the
         synapses learn (``proj.weights`` then returns the current, learned weights).
+        ``sf.Conv2d(...)`` and ``sf.Pool2d(...)`` connect ``(C, H, W)`` populations with a shared
+        kernel (``weight``: the kernel, a scalar or a distribution; one ``delay``).
         """
         pre = self._own(pre, "pre")
         post = self._own(post, "post")
         if not isinstance(connector, Connector):
             raise TypeError(f"connector must be sf.AllToAll(), sf.FixedInDegree(k), ..., got {type(connector).__name__}")
+        if isinstance(connector, (Conv2d, Pool2d)):
+            return self._connect_conv(pre, post, connector, weight, delay, plasticity)
         if isinstance(connector, FromArrays):
             weight = connector.weight if weight is None else weight
             delay = connector.delay if delay is None else delay
@@ -315,6 +343,45 @@ class Network:
                                    args["multapses"], args["pre_ids"], args["post_ids"],
                                    _values(weight, "weight"), _values(delay, "delay"),
                                    None if plasticity is None else _plasticity(plasticity), dopamine)
+        proj = Projection(self, index, pre, post)
+        self.projections.append(proj)
+        return proj
+
+    def _connect_conv(self, pre: Population, post: Population, conv: Union[Conv2d, Pool2d], weight: Any,
+                      delay: Any, plasticity: Any) -> Projection:
+        """`connect` for `sf.Conv2d` / `sf.Pool2d`: a kernel, one delay, no per-synapse storage."""
+        who = type(conv).__name__
+        geometry = conv.engine_geometry()
+        if delay is None:
+            dt = self.dt
+            delay = 1.0 if dt is None or abs(round(1.0 / dt) * dt - 1.0) < 1e-9 else dt
+        if isinstance(delay, (Uniform, Normal)) or not np.isscalar(delay):
+            raise ParameterError(f"{who}: give one delay (a number of ms); a convolution has no per-synapse delays")
+        if weight is None:
+            weight = 1.0
+        shape = conv.kernel_shape
+        if isinstance(conv, Pool2d):
+            if plasticity is not None:
+                raise ParameterError(f"Pool2d(mode={conv.mode!r}) has fixed weights; plasticity is for sf.Conv2d")
+            if isinstance(weight, (Uniform, Normal)) or not np.isscalar(weight):
+                raise ParameterError("Pool2d: weight must be one number (the window's scale)")
+            weight = conv.kernel(float(weight))
+            mode = conv.engine_mode
+        else:
+            mode = "sum"
+        if not np.isscalar(weight) and not isinstance(weight, (Uniform, Normal)):
+            arr = np.asarray(weight, dtype=np.float64)
+            if arr.shape != shape and arr.shape != (int(np.prod(shape)),):
+                raise ParameterError(f"{who}: kernel of shape {arr.shape}; expected {shape} (C', C/groups, kh, kw)")
+            weight = arr
+        rule = None
+        if plasticity is not None:
+            rule = _plasticity(plasticity)
+            if isinstance(plasticity, RewardSTDP):
+                raise ParameterError(f"{who}: reward-modulated STDP is not available on convolutions "
+                                     "(use sf.STDP or sf.TripletSTDP)")
+        index = self._core.connect_conv(pre.index, post.index, geometry, mode, _values(weight, "weight"),
+                                        _values(delay, "delay"), rule)
         proj = Projection(self, index, pre, post)
         self.projections.append(proj)
         return proj

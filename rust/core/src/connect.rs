@@ -609,6 +609,7 @@ pub fn build(spec: &ConnectSpec, e: &Endpoints) -> Result<Projection> {
         plasticity: None,
         learned: None,
         dopamine: None,
+        conv: None,
     })
 }
 

@@ -11,6 +11,7 @@ pub mod batch;
 pub mod checkpoint;
 pub mod connect;
 pub mod continuous;
+pub mod conv;
 pub mod error;
 pub mod grid;
 pub mod model;

@@ -113,6 +113,21 @@ impl Network {
         self.model.connect_plastic(pre, post, spec, rule, dopamine)
     }
 
+    /// Connect with a convolution or pooling (see [`crate::conv`]).
+    pub fn connect_conv(
+        &mut self,
+        pre: usize,
+        post: usize,
+        spec: &crate::conv::ConvSpec,
+        weight: &crate::connect::Values,
+        delay: &crate::connect::Values,
+        rule: Option<StdpRule>,
+    ) -> Result<usize> {
+        self.mutate("connect populations")?;
+        self.model
+            .connect_conv(pre, post, spec, weight, delay, rule)
+    }
+
     /// Set the dopamine concentration of reward-modulated projection `k` now.
     pub fn set_dopamine(&mut self, k: usize, level: f64) -> Result<()> {
         let p = self
@@ -162,6 +177,7 @@ impl Network {
                 self.model.projs[k].learned = Some(st.weights.clone());
             }
         }
+        crate::conv::keep_learned(&self.state, &mut self.model);
     }
 
     pub fn add_current(
@@ -319,12 +335,23 @@ impl Network {
             self.model.projs.get_mut(proj).ok_or_else(|| {
                 Error::IndexOutOfRange(format!("projection {proj} does not exist"))
             })?;
-        if w.len() != p.n_synapses() {
-            return Err(Error::InvalidParameter(format!(
-                "weights: {} values for a projection of {} synapses",
-                w.len(),
-                p.n_synapses()
-            )));
+        if w.len() != p.n_weights() {
+            return Err(Error::InvalidParameter(match &p.conv {
+                Some(c) => format!(
+                    "weights: {} values for a kernel of {} (shape ({}, {}, {}, {}))",
+                    w.len(),
+                    c.n_kernel(),
+                    c.out_shape[0],
+                    c.in_shape[0] / c.groups,
+                    c.kernel[0],
+                    c.kernel[1]
+                ),
+                None => format!(
+                    "weights: {} values for a projection of {} synapses",
+                    w.len(),
+                    p.n_synapses()
+                ),
+            }));
         }
         if let Some(i) = w
             .iter()
@@ -339,6 +366,7 @@ impl Network {
         if let Some(Some(st)) = self.state.plastic.get_mut(proj) {
             st.weights.copy_from_slice(w);
         }
+        crate::conv::set_weights(&mut self.state, proj, w);
         Ok(())
     }
 

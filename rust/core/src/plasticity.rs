@@ -133,7 +133,7 @@ impl StdpRule {
 
     /// Trace after a spike: add one (all pairs) or reset to one (nearest).
     #[inline]
-    fn bump(&self, trace: f64, count: u32) -> f64 {
+    pub(crate) fn bump(&self, trace: f64, count: u32) -> f64 {
         match self.pairing {
             Pairing::All => trace + count as f64,
             Pairing::Nearest => 1.0,

@@ -149,6 +149,9 @@ pub struct State {
     pub(crate) overrides: Vec<Option<SpikeTrain>>,
     pub(crate) track: Vec<bool>,
     pub(crate) seq: u64,
+    /// Per projection: the running side of a convolutional projection ([`crate::conv`]).
+    #[serde(default)]
+    pub(crate) convs: Vec<Option<crate::conv::ConvState>>,
 }
 
 impl State {
@@ -242,6 +245,7 @@ impl State {
             .map(|pr| {
                 pr.plasticity
                     .as_ref()
+                    .filter(|_| pr.conv.is_none())
                     .map(|_| PlasticState::new(pr, model.pops[pr.post].n))
             })
             .collect();
@@ -288,6 +292,7 @@ impl State {
             overrides: vec![None; model.pops.len()],
             track: vec![false; model.pops.len()],
             seq: 0,
+            convs: crate::conv::states(model),
         }
     }
 
@@ -361,6 +366,8 @@ impl State {
                     .expect("plastic projection");
                 if let Some(st) = self.plastic[k].as_mut() {
                     st.post_spike(rule, iu, t_ms);
+                } else if model.projs[k].conv.is_some() {
+                    crate::conv::post_spike(&mut self.convs, model, k, iu, t_ms);
                 }
             }
             for &proj in &model.pops[p].outgoing {
@@ -428,6 +435,9 @@ impl State {
     #[inline]
     pub(crate) fn deliver(&mut self, model: &Model, e: Entry, t_ms: f64) {
         let pr = &model.projs[e.proj as usize];
+        if pr.conv.is_some() {
+            return self.deliver_conv(model, e, t_ms);
+        }
         if let (Some(rule), Some(st)) = (
             pr.plasticity.as_ref(),
             self.plastic[e.proj as usize].as_mut(),

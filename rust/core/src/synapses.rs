@@ -48,11 +48,26 @@ pub struct Projection {
     pub learned: Option<Vec<f64>>,
     /// Reward-modulated projections: the population whose spikes release dopamine.
     pub dopamine: Option<usize>,
+    /// Convolutional projections: the geometry (the kernel is `weights`, `targets` is empty
+    /// and `row_ptr` numbers the sources that have targets; see [`crate::conv`]).
+    #[serde(default)]
+    pub conv: Option<Box<crate::conv::Conv>>,
 }
 
 impl Projection {
     pub fn n_synapses(&self) -> usize {
-        self.targets.len()
+        match &self.conv {
+            Some(c) => c.n_synapses(),
+            None => self.targets.len(),
+        }
+    }
+
+    /// Number of weights stored: one per synapse, or the kernel of a convolution.
+    pub fn n_weights(&self) -> usize {
+        match &self.conv {
+            Some(c) => c.n_kernel(),
+            None => self.targets.len(),
+        }
     }
 
     pub fn n_pre(&self) -> usize {
@@ -68,7 +83,7 @@ impl Projection {
         if let Delays::Grouped { group_ptr, groups } = &self.delays {
             b += group_ptr.capacity() * 4 + groups.capacity() * std::mem::size_of::<Group>();
         }
-        b
+        b + self.conv.as_ref().map_or(0, |c| c.bytes())
     }
 
     /// Largest delay in steps (grid mode).
@@ -100,6 +115,9 @@ impl Projection {
 
     /// Presynaptic index of every synapse, in storage order.
     pub fn pre_indices(&self) -> Vec<u32> {
+        if let Some(c) = &self.conv {
+            return c.expand().0;
+        }
         let mut out = Vec::with_capacity(self.n_synapses());
         for i in 0..self.n_pre() {
             let len = self.row_ptr[i + 1] - self.row_ptr[i];
@@ -121,6 +139,9 @@ impl Projection {
 
     /// Delay (ms) of every synapse, in storage order.
     pub fn delay_values(&self) -> Vec<f64> {
+        if let (Some(_), Delays::Uniform { ms, .. }) = (&self.conv, &self.delays) {
+            return vec![*ms; self.n_synapses()];
+        }
         let mut out = vec![0.0; self.n_synapses()];
         for i in 0..self.n_pre() {
             self.for_each_group(i, |s, e, _, d| out[s as usize..e as usize].fill(d));
@@ -136,8 +157,19 @@ impl Projection {
         self.weights = Weights::PerSynapse(w.iter().map(|&x| x as f32).collect());
     }
 
+    /// Postsynaptic index of every synapse, in storage order.
+    pub fn post_indices(&self) -> Vec<u32> {
+        match &self.conv {
+            Some(c) => c.expand().1,
+            None => self.targets.clone(),
+        }
+    }
+
     /// Out-degree of every source.
     pub fn out_degrees(&self) -> Vec<u32> {
+        if let Some(c) = &self.conv {
+            return (0..c.n_in()).map(|i| c.fan_out(i) as u32).collect();
+        }
         self.row_ptr.windows(2).map(|w| w[1] - w[0]).collect()
     }
 }

@@ -15,6 +15,18 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
+/// (in_shape, out_shape, kernel, stride, padding, dilation, groups, mode) of a convolution.
+type ConvGeometry = (
+    [usize; 3],
+    [usize; 3],
+    [usize; 2],
+    [usize; 2],
+    [usize; 2],
+    [usize; 2],
+    usize,
+    String,
+);
+
 /// Wall-clock slice between two checks for Ctrl-C.
 const SLICE: Duration = Duration::from_millis(100);
 
@@ -375,6 +387,69 @@ impl PyNetwork {
         }
     }
 
+    /// Convolution or pooling: `geometry` = (C, H, W, out_channels, kh, kw, sy, sx, py, px,
+    /// dy, dx, groups), `mode` "sum" or "max"; `weight` the kernel (or a scalar/distribution).
+    #[pyo3(signature = (pre, post, geometry, mode, weight, delay, plasticity=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn connect_conv(
+        &mut self,
+        py: Python<'_>,
+        pre: usize,
+        post: usize,
+        geometry: [usize; 13],
+        mode: &str,
+        weight: &Bound<'_, PyTuple>,
+        delay: &Bound<'_, PyTuple>,
+        plasticity: Option<&Bound<'_, PyTuple>>,
+    ) -> PyResult<usize> {
+        let plasticity = plasticity.map(stdp_rule).transpose()?;
+        let g = geometry;
+        let spec = spikeflow_core::conv::ConvSpec {
+            in_shape: [g[0], g[1], g[2]],
+            out_channels: g[3],
+            kernel: [g[4], g[5]],
+            stride: [g[6], g[7]],
+            padding: [g[8], g[9]],
+            dilation: [g[10], g[11]],
+            groups: g[12],
+            mode: match mode {
+                "sum" => spikeflow_core::conv::ConvMode::Sum,
+                "max" => spikeflow_core::conv::ConvMode::Max,
+                other => {
+                    return Err(PyTypeError::new_err(format!(
+                        "unknown pooling mode '{other}'"
+                    )))
+                }
+            },
+        };
+        let (weight, delay) = (values(weight, "weight")?, values(delay, "delay")?);
+        guard(py, || {
+            self.inner
+                .connect_conv(pre, post, &spec, &weight, &delay, plasticity)
+        })
+    }
+
+    /// Geometry of convolutional projection `k` as (in_shape, out_shape, kernel, stride,
+    /// padding, dilation, groups, mode), or None for other projections.
+    fn projection_conv(&self, py: Python<'_>, k: usize) -> PyResult<Option<ConvGeometry>> {
+        Ok(self.projection(py, k)?.conv.as_deref().map(|c| {
+            (
+                c.in_shape.map(|x| x as usize),
+                c.out_shape.map(|x| x as usize),
+                c.kernel.map(|x| x as usize),
+                c.stride.map(|x| x as usize),
+                c.padding.map(|x| x as usize),
+                c.dilation.map(|x| x as usize),
+                c.groups as usize,
+                match c.mode {
+                    spikeflow_core::conv::ConvMode::Sum => "sum",
+                    spikeflow_core::conv::ConvMode::Max => "max",
+                }
+                .to_string(),
+            )
+        }))
+    }
+
     #[pyo3(signature = (pop, ids, times, amplitudes))]
     fn add_current(
         &mut self,
@@ -568,7 +643,7 @@ impl PyNetwork {
     ) -> PyResult<Bound<'py, PyArray1<i64>>> {
         let v: Vec<i64> = self
             .projection(py, k)?
-            .targets
+            .post_indices()
             .iter()
             .map(|&x| x as i64)
             .collect();
