@@ -417,3 +417,50 @@ def test_corrupt_lengths_do_not_crash_or_allocate(saved: Path, tmp_path: Path) -
     assert res.returncode == 0, res.stdout + res.stderr
     counts = json.loads(res.stdout.splitlines()[0])
     assert counts.get("CheckpointError", 0) >= len(forged) // 2, res.stdout
+
+
+def test_newer_features_continue_bit_identically(tmp_path: Path) -> None:
+    """Adaptive thresholds, Poisson rate changes, normalisation, structural plasticity and
+    convolutions, where this spikeflow has them, in both time modes."""
+    has = {name: hasattr(sf, name) for name in ("Normalize", "Rewiring", "Conv2d", "Pool2d")}
+    adaptive = "theta_plus" in sf.LIF.__dataclass_fields__
+    for dt in (0.1, None):
+        def make() -> sf.Network:
+            net = sf.Network(dt=dt, seed=11)
+            kw = dict(theta_plus=0.8, tau_theta=60.0) if adaptive else {}
+            inp = net.add_poisson(32, np.linspace(10.0, 80.0, 32), name="inp")
+            exc = net.add_population(8, sf.LIF(i_e=150.0, v_init=(0.0, 10.0), **kw), name="exc")
+            extra = {}
+            if has["Normalize"]:
+                extra["normalize"] = sf.Normalize(6.0, interval=10.0)
+            if has["Rewiring"]:
+                extra["rewiring"] = sf.Rewiring(prune_below=0.05, prune_after=5.0, create_rate=20.0, new_weight=0.3,
+                                                max_synapses_per_neuron=20)
+            net.connect(inp, exc, sf.FixedProbability(0.5), weight=sf.Uniform(0.1, 1.5), delay=1.0,
+                        plasticity=sf.STDP(w_max=3.0, a_plus=0.05, a_minus=0.08), **extra)
+            if has["Conv2d"] and dt is not None:
+                img = net.add_poisson(2 * 4 * 4, 60.0, name="img")
+                fmap = net.add_population(3 * 3 * 3, sf.LIF(**kw), name="fmap")
+                conv = sf.Conv2d(in_shape=(2, 4, 4), out_channels=3, kernel_size=2)
+                net.connect(img, fmap, conv, weight=sf.Uniform(2.0, 6.0), delay=1.0,
+                            plasticity=sf.STDP(w_max=8.0, a_plus=0.05))
+                net.record_spikes(fmap)
+            net.record_spikes(exc)
+            net.record_voltage(exc, np.arange(0.0, 80.0, 2.5))
+            return net
+
+        def second_half(net: sf.Network) -> None:
+            if hasattr(net.populations[0], "rates"):
+                net.populations[0].rates = np.linspace(90.0, 5.0, 32)
+            net.run(40.0)
+
+        ref = make()
+        ref.run(40.0)
+        second_half(ref)
+        a = make()
+        a.run(40.0)
+        a.save(tmp_path / "f.sfc")
+        b = sf.load(tmp_path / "f.sfc")
+        second_half(b)
+        assert len(b.recorders[0]) > 0
+        assert outcome(b) == outcome(ref)

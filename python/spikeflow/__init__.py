@@ -33,9 +33,11 @@ from spikeflow.model import (
     FromArrays,
     NeuronModel,
     Normal,
+    Normalize,
     OneToOne,
     Pool2d,
     RewardSTDP,
+    Rewiring,
     TripletSTDP,
     Uniform,
 )
@@ -61,7 +63,7 @@ __all__ = [
     "LIF", "IF", "NeuronModel",
     "Connector", "AllToAll", "OneToOne", "FixedProbability", "FixedInDegree", "FixedOutDegree", "FromArrays",
     "Conv2d", "Pool2d",
-    "Uniform", "Normal", "STDP", "TripletSTDP", "RewardSTDP",
+    "Uniform", "Normal", "STDP", "TripletSTDP", "RewardSTDP", "Normalize", "Rewiring",
     "SpikeflowError", "ParameterError", "ConnectivityError", "OutOfRangeError", "MemoryLimitError", "StateError",
     "CheckpointError", "load",
 ]

@@ -11,12 +11,12 @@ from spikeflow.model.connectors import (
     Pool2d,
 )
 from spikeflow.model.neurons import IF, LIF, NeuronModel
-from spikeflow.model.plasticity import STDP, RewardSTDP, TripletSTDP
+from spikeflow.model.plasticity import STDP, Normalize, RewardSTDP, Rewiring, TripletSTDP
 from spikeflow.model.values import Normal, Uniform
 
 __all__ = [
     "LIF", "IF", "NeuronModel",
     "Connector", "AllToAll", "OneToOne", "FixedProbability", "FixedInDegree", "FixedOutDegree", "FromArrays",
     "Conv2d", "Pool2d",
-    "Uniform", "Normal", "STDP", "TripletSTDP", "RewardSTDP",
+    "Uniform", "Normal", "STDP", "TripletSTDP", "RewardSTDP", "Normalize", "Rewiring",
 ]

@@ -49,6 +49,13 @@ class LIF(NeuronModel):
     ``v_th - v_reset`` (``reset="subtract"``), and the neuron is refractory for ``t_ref`` ms:
     its voltage is clamped and delta inputs arriving then are discarded (NEST's default).
     On a grid of step ``dt`` the leak per step is ``beta = exp(-dt / tau_m)``.
+
+    Adaptive threshold (homeostasis, Diehl & Cook 2015): with ``theta_plus > 0`` the neuron
+    fires when ``v >= v_th + theta``; ``theta`` starts at 0, grows by ``theta_plus`` mV at each
+    spike and decays as ``dtheta/dt = -theta / tau_theta`` (``tau_theta=math.inf``: never).
+    Read it with ``pop.theta``. It is exact in both time modes: on the grid the decay is
+    ``exp(-dt / tau_theta)`` per step, and crossings of a decaying threshold between inputs are
+    found like any other.
     """
 
     tau_m: ParamLike = 20.0
@@ -65,6 +72,8 @@ class LIF(NeuronModel):
     e_rev_in: ParamLike = -80.0
     reset: Literal["value", "subtract"] = "value"
     v_init: InitLike = None
+    theta_plus: ParamLike = 0.0
+    tau_theta: float = math.inf
 
     def beta(self, dt: float) -> Any:
         """Per-step leak factor ``exp(-dt / tau_m)`` on a grid of step ``dt`` ms."""

@@ -1,12 +1,15 @@
 """Synaptic plasticity rules, computed in Rust at spike times."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Optional, Tuple
+
+import numpy as np
 
 from spikeflow.errors import ParameterError
 
-__all__ = ["STDP", "TripletSTDP", "RewardSTDP"]
+__all__ = ["STDP", "TripletSTDP", "RewardSTDP", "Normalize", "Rewiring"]
 
 
 @dataclass(frozen=True)
@@ -157,3 +160,108 @@ class RewardSTDP:
         except (TypeError, ValueError) as exc:
             raise ParameterError(f"RewardSTDP parameters must be numbers: {exc}") from exc
         return ("stdp", *v, 0.0, self.pairing, 100.0, 100.0, 0.0, 0.0, *r)
+
+
+def _number(value: Any, what: str) -> float:
+    if isinstance(value, bool):
+        raise ParameterError(f"{what} must be a number, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"{what} must be a number, got {value!r}") from exc
+
+
+@dataclass(frozen=True)
+class Normalize:
+    """Synaptic normalisation (Diehl & Cook 2015): each postsynaptic neuron's incoming weights
+    in a projection are scaled to sum ``target_sum``.
+
+    Pass as ``net.connect(..., plasticity=sf.STDP(...), normalize=sf.Normalize(78.0, interval=500.0))``.
+    Exactly: every postsynaptic neuron whose incoming weights (in this projection) sum to
+    ``S > 0`` has each of them multiplied by ``target_sum / S``; neurons with ``S <= 0`` are left
+    alone, so relative weights are kept. With ``interval`` (ms; a multiple of ``dt`` on a grid)
+    this happens at ``t = k * interval``, ``k = 1, 2, ...``, after every event at that time (spikes
+    emitted then have already potentiated their synapses); pending lazy updates
+    (reward-modulated weights) are integrated to that time first. ``interval=None``: only when
+    asked, with ``proj.normalize()`` (for instance before each input, as Diehl & Cook do).
+
+    Weights are not clipped: scaling may take some above ``w_max`` (or below ``w_min``); the
+    next STDP update of such a synapse clips it back into ``[w_min, w_max]``, as every update
+    does (Diehl & Cook's behaviour). A periodic ``interval`` needs a plastic projection.
+    """
+
+    target_sum: float = 78.0
+    interval: Optional[float] = None
+
+    def spec(self) -> Tuple[float, Optional[float]]:
+        """The tuple the engine understands."""
+        target = _number(self.target_sum, "Normalize target_sum")
+        if not (math.isfinite(target) and target > 0.0):
+            raise ParameterError(f"Normalize target_sum must be a finite number > 0, got {target}")
+        interval = None
+        if self.interval is not None:
+            interval = _number(self.interval, "Normalize interval")
+            if not (math.isfinite(interval) and interval > 0.0):
+                raise ParameterError(f"Normalize interval must be a finite number of ms > 0 (or None), got {interval}")
+        return (target, interval)
+
+
+@dataclass(frozen=True)
+class Rewiring:
+    """Structural plasticity of a plastic projection: weak synapses are pruned, new ones grow.
+
+    Pass as ``net.connect(..., delay=1.0, plasticity=sf.STDP(...), rewiring=sf.Rewiring(...))``.
+
+    * **Pruning**: a synapse whose weight stays below ``prune_below`` for ``prune_after`` ms is
+      removed at exactly that time (before any event then: a spike arriving at that instant is
+      not transmitted). The time starts at the update that took the weight below the bound
+      (STDP depression, normalisation, ``proj.weights = ...``, creation; initial weights below
+      the bound count from time 0) and is forgotten when an update lifts it to the bound or
+      above. On a grid ``prune_after`` is rounded up to whole steps.
+    * **Creation**: each postsynaptic neuron gains synapses as a Poisson process of
+      ``create_rate`` Hz while it has fewer than ``max_synapses_per_neuron`` incoming synapses
+      in this projection (default: the largest initial in-degree). The presynaptic partner is
+      drawn uniformly among the neurons not yet connected to it (no multapses; no autapses
+      within one population) that have room; the new synapse has weight ``new_weight`` and the
+      projection's delay, and shares its neurons' STDP traces as they are.
+    * **Memory** is reserved once, when connecting: ``max_synapses_per_neuron`` slots per
+      postsynaptic neuron and, per presynaptic neuron, room for
+      ``min(n_post, max(largest initial out-degree, 2 * ceil(max_synapses_per_neuron * n_post / n_pre)))``
+      synapses; rewiring never allocates, so ``counters()["synapse_bytes"]`` does not change.
+    * **Determinism**: creation times and partners come from a random stream keyed by the
+      network's seed and the projection, so the same seed gives the same structure, and
+      ``run(a); run(b)`` equals ``run(a + b)``.
+
+    ``proj.weights``, ``proj.pre``, ``proj.post`` and ``proj.n_synapses`` show the current
+    structure (storage order: by presynaptic neuron; within a row the order changes as synapses
+    come and go). ``net.counters()["projections"][...]`` counts ``pruned`` and ``created``
+    synapses. A spike is transmitted by the synapses that exist when it arrives. Needs a
+    projection with one (scalar) delay and an STDP or triplet rule (not RewardSTDP).
+    """
+
+    prune_below: float = 0.0
+    prune_after: float = 1000.0
+    create_rate: float = 0.0
+    new_weight: float = 0.0
+    max_synapses_per_neuron: Optional[int] = None
+
+    def spec(self) -> Tuple[float, float, float, float, Optional[int]]:
+        """The tuple the engine understands."""
+        below = _number(self.prune_below, "Rewiring prune_below")
+        after = _number(self.prune_after, "Rewiring prune_after")
+        rate = _number(self.create_rate, "Rewiring create_rate")
+        weight = _number(self.new_weight, "Rewiring new_weight")
+        if not math.isfinite(below):
+            raise ParameterError(f"Rewiring prune_below must be finite, got {below}")
+        if not (math.isfinite(after) and after > 0.0):
+            raise ParameterError(f"Rewiring prune_after must be a finite number of ms > 0, got {after}")
+        if not (math.isfinite(rate) and rate >= 0.0):
+            raise ParameterError(f"Rewiring create_rate must be finite and >= 0 Hz, got {rate}")
+        if not math.isfinite(weight):
+            raise ParameterError(f"Rewiring new_weight must be finite, got {weight}")
+        cap = self.max_synapses_per_neuron
+        if cap is not None:
+            if isinstance(cap, bool) or not isinstance(cap, (int, np.integer)) or cap < 1:
+                raise ParameterError(f"Rewiring max_synapses_per_neuron must be an integer >= 1 (or None), got {cap!r}")
+            cap = int(cap)
+        return (below, after, rate, weight, cap)

@@ -25,7 +25,7 @@ from spikeflow._arrays import float_array, index_array, param_value
 from spikeflow.errors import ConnectivityError, ParameterError
 from spikeflow.model.connectors import AllToAll, Connector, Conv2d, FromArrays, Pool2d
 from spikeflow.model.neurons import IF, LIF, NeuronModel
-from spikeflow.model.plasticity import STDP, RewardSTDP, TripletSTDP
+from spikeflow.model.plasticity import STDP, Normalize, RewardSTDP, Rewiring, TripletSTDP
 from spikeflow.model.values import Normal, Uniform
 from spikeflow.sim.recorders import SpikeRecorder, VoltageRecorder
 
@@ -34,7 +34,7 @@ __all__ = ["Network", "Population", "Projection", "BatchResult"]
 WeightLike = Union[float, Sequence[float], np.ndarray, Uniform, Normal]
 
 _NEURON_PARAMS = ("tau_m", "v_rest", "v_th", "v_reset", "t_ref", "c_m", "i_e", "tau_syn_ex", "tau_syn_in",
-                  "e_rev_ex", "e_rev_in")
+                  "e_rev_ex", "e_rev_in", "theta_plus")
 
 
 class Population:
@@ -55,6 +55,31 @@ class Population:
     def membrane(self) -> np.ndarray:
         """Membrane potentials (absolute mV) of all neurons now."""
         return self.network._core.membrane(self.index)
+
+    @property
+    def theta(self) -> np.ndarray:
+        """Adaptive part of each neuron's threshold now (mV; the threshold is ``v_th + theta``).
+
+        Zeros for a population without an adaptive threshold (``sf.LIF(theta_plus=0)``).
+        """
+        return self.network._core.theta(self.index)
+
+    @property
+    def rates(self) -> np.ndarray:
+        """Rates (Hz) of a Poisson population, one per source; assign to change them.
+
+        A new rate takes effect from the current time on (between runs), e.g. to present a new
+        image: ``inputs.rates = image.ravel() / 4.0`` then ``net.run(350.0)``.
+        """
+        if self.kind != "poisson":
+            raise ParameterError(f"population {self.name!r} is not a Poisson source (made by add_poisson)")
+        return self.network._core.rates(self.index)
+
+    @rates.setter
+    def rates(self, values: Any) -> None:
+        if self.kind != "poisson":
+            raise ParameterError(f"population {self.name!r} is not a Poisson source (made by add_poisson)")
+        self.network._core.set_rates(self.index, param_value(values, "rate", self.size))
 
     def __repr__(self) -> str:
         return f"Population({self.name!r}, size={self.size}, kind={self.kind!r})"
@@ -116,7 +141,6 @@ class Projection:
             w = np.full(n, w[0])
         self.network._core.set_projection_weights(self.index, w)
 
-
     @property
     def delays(self) -> np.ndarray:
         """Delay of every synapse (ms)."""
@@ -138,6 +162,19 @@ class Projection:
         pointer divided by the equivalent number of synapses)."""
         _, _, n, b = self.network._core.projection_info(self.index)
         return b / n if n else 0.0
+
+    def normalize(self, target_sum: Optional[float] = None) -> None:
+        """Scale each postsynaptic neuron's incoming weights so they sum to ``target_sum``, now.
+
+        ``target_sum`` defaults to the ``sf.Normalize`` target given when connecting. Each
+        neuron whose weights sum to ``S > 0`` has them multiplied by ``target_sum / S`` (others
+        are left alone; nothing is clipped, see `sf.Normalize`). Plastic weights are exact to
+        float64 rounding; static projections store float32 weights.
+        """
+        target = None
+        if target_sum is not None:
+            target = Normalize(target_sum).spec()[0]
+        self.network._core.normalize(self.index, target)
 
     def __repr__(self) -> str:
         return (f"Projection({self.pre_population.name!r} -> {self.post_population.name!r}, "
@@ -272,6 +309,11 @@ class Network:
             params.setdefault("tau_m", 1.0)
         else:
             kind, synapse = "lif", model.synapse
+        if isinstance(model, LIF):
+            try:
+                params["tau_theta"] = float(model.tau_theta)
+            except (TypeError, ValueError) as exc:
+                raise ParameterError(f"tau_theta must be a number of ms (or math.inf), got {model.tau_theta!r}") from exc
         index = self._core.add_population(n, kind, synapse, model.reset, params, v_init, name)
         return self._register(index, model)
 
@@ -303,7 +345,8 @@ class Network:
 
     def connect(self, pre: Population, post: Population, connector: Connector,
                 weight: Optional[WeightLike] = None, delay: Optional[WeightLike] = None,
-                plasticity: Optional[Union[STDP, TripletSTDP, RewardSTDP]] = None) -> Projection:
+                plasticity: Optional[Union[STDP, TripletSTDP, RewardSTDP]] = None,
+                normalize: Optional[Normalize] = None, rewiring: Optional[Rewiring] = None) -> Projection:
         """Connect ``pre`` to ``post`` with a connection rule.
 
         ``weight`` (default 1.0; mV for delta synapses, pA for exp synapses) and ``delay``
@@ -314,12 +357,22 @@ class Network:
         synapses learn (``proj.weights`` then returns the current, learned weights).
         ``sf.Conv2d(...)`` and ``sf.Pool2d(...)`` connect ``(C, H, W)`` populations with a shared
         kernel (``weight``: the kernel, a scalar or a distribution; one ``delay``).
+        ``normalize=sf.Normalize(target_sum, interval)`` scales each postsynaptic neuron's
+        incoming weights to a target sum (periodically, or with ``proj.normalize()``);
+        ``rewiring=sf.Rewiring(...)`` prunes weak synapses and grows new ones (plastic
+        projections with one delay).
         """
         pre = self._own(pre, "pre")
         post = self._own(post, "post")
         if not isinstance(connector, Connector):
             raise TypeError(f"connector must be sf.AllToAll(), sf.FixedInDegree(k), ..., got {type(connector).__name__}")
+        if normalize is not None and not isinstance(normalize, Normalize):
+            raise TypeError(f"normalize must be sf.Normalize(...), got {type(normalize).__name__}")
+        if rewiring is not None and not isinstance(rewiring, Rewiring):
+            raise TypeError(f"rewiring must be sf.Rewiring(...), got {type(rewiring).__name__}")
         if isinstance(connector, (Conv2d, Pool2d)):
+            if normalize is not None or rewiring is not None:
+                raise ParameterError("normalize= and rewiring= are not supported on Conv2d/Pool2d projections")
             return self._connect_conv(pre, post, connector, weight, delay, plasticity)
         if isinstance(connector, FromArrays):
             weight = connector.weight if weight is None else weight
@@ -342,7 +395,9 @@ class Network:
         index = self._core.connect(pre.index, post.index, args["rule"], args["k"], args["p"], args["autapses"],
                                    args["multapses"], args["pre_ids"], args["post_ids"],
                                    _values(weight, "weight"), _values(delay, "delay"),
-                                   None if plasticity is None else _plasticity(plasticity), dopamine)
+                                   None if plasticity is None else _plasticity(plasticity), dopamine,
+                                   None if normalize is None else normalize.spec(),
+                                   None if rewiring is None else rewiring.spec())
         proj = Projection(self, index, pre, post)
         self.projections.append(proj)
         return proj
@@ -463,7 +518,8 @@ class Network:
 
     def counters(self) -> Dict[str, Any]:
         """Work done and memory used: spikes, synaptic events, bytes per synapse, per
-        population and per projection."""
+        population and per projection; ``pruned``/``created`` count synapses removed and grown
+        by structural plasticity (`sf.Rewiring`)."""
         c = self._core.counters()
         t_s = c["time_ms"] / 1000.0
         pops = {}
@@ -475,12 +531,15 @@ class Network:
                 "rate_hz": spikes / (pop.size * t_s) if t_s > 0 else 0.0,
             }
         projs = {}
-        for proj, events in zip(self.projections, c["synaptic_events_per_projection"]):
+        for proj, events, pruned, created in zip(self.projections, c["synaptic_events_per_projection"],
+                                                 c["pruned_per_projection"], c["created_per_projection"]):
             key = f"{proj.index}:{proj.pre_population.name}->{proj.post_population.name}"
             projs[key] = {
                 "synapses": proj.n_synapses,
                 "synaptic_events": int(events),
                 "bytes_per_synapse": proj.bytes_per_synapse,
+                "pruned": int(pruned),
+                "created": int(created),
             }
         n_syn = c["synapses"]
         return {
@@ -496,6 +555,8 @@ class Network:
             "deliveries": c["deliveries"],
             "predicted_crossings": c["predicted_crossings"],
             "pending_events": c["pending_events"],
+            "pruned": int(sum(c["pruned_per_projection"])),
+            "created": int(sum(c["created_per_projection"])),
             "populations": pops,
             "projections": projs,
         }

@@ -32,6 +32,14 @@ class SpikeRecorder:
         """Number of spikes of each neuron of the population."""
         return np.bincount(self.ids, minlength=self.population.size)
 
+    def take(self) -> tuple[np.ndarray, np.ndarray]:
+        """Hand over ``(times, ids)`` recorded so far and start empty again.
+
+        For long experiments read in pieces (e.g. one image at a time): the recorder then never
+        holds more than one piece, and reading costs only what was recorded since the last take.
+        """
+        return self._net._core.take_spikes(self._probe)
+
     def rate(self) -> float:
         """Mean firing rate of the population (Hz) over the simulated time."""
         t = self._net.time

@@ -98,6 +98,8 @@ class LIFParameters:
             )
         if dt <= 0:
             raise ValueError(f"dt must be > 0 ms, got {dt}")
+        if np.any(np.asarray(params.get("theta_plus", 0.0)) != 0):
+            raise ValueError("torch LIF neurons have a fixed threshold; got an adaptive one (theta_plus > 0)")
         v_rest = np.asarray(params.get("v_rest", 0.0), dtype=np.float64)
         if "tau_m" in params:
             tau = np.asarray(params["tau_m"], dtype=np.float64)

@@ -36,7 +36,12 @@ fn predict(
             ps.ii[i] * (-held / d.tau_i.at(i)).exp(),
         ],
     };
-    if let Some(tc) = d.next_crossing(i, st, itot, from) {
+    let theta = if d.adaptive {
+        ps.theta[i] * (-held / d.tau_theta).exp()
+    } else {
+        0.0
+    };
+    if let Some(tc) = d.next_crossing(i, st, itot, from, theta) {
         *seq += 1;
         heap.push(
             tc,
@@ -113,6 +118,9 @@ impl State {
                     return false;
                 }
             }
+            if self.homeo.active {
+                self.homeostasis_until(model, t, false); // before the events at t
+            }
             self.samples(model, t, false);
             self.epoch += 1;
             while self.heap.peek_time() == Some(t) {
@@ -161,6 +169,9 @@ impl State {
             }
             self.emit(model, t, 0);
             self.time = t;
+        }
+        if self.homeo.active {
+            self.homeostasis_until(model, t_stop, true);
         }
         self.samples(model, t_stop, true);
         self.time = t_stop;
@@ -292,6 +303,12 @@ impl State {
                 0.0
             };
             let (last, rt) = (ps.last_t[i], ps.ref_t[i]);
+            let mut th = d.th.at(i);
+            if d.adaptive {
+                // The adaptive part, brought from the last update to now.
+                ps.theta[i] *= (-(t - last) / d.tau_theta).exp();
+                th += ps.theta[i];
+            }
             let refractory = t <= rt;
             if refractory && !forced && d.synapse == SynapseKind::Delta {
                 ps.last_t[i] = t; // input discarded, voltage held
@@ -321,8 +338,11 @@ impl State {
                 }
             }
             ps.last_t[i] = t;
-            if forced || (!refractory && st[0] >= d.th.at(i)) {
+            if forced || (!refractory && st[0] >= th) {
                 spikes_now.push((p32, i as u32, 1));
+                if d.adaptive {
+                    ps.theta[i] += d.theta_plus.at(i);
+                }
                 st[0] = d.after_spike(i, st[0]);
                 ps.ref_t[i] = t + d.t_ref.at(i);
             }

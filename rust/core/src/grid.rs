@@ -18,11 +18,14 @@ use crate::queue::Entry;
 use crate::queue::WakeHeap;
 use crate::state::{geometric, positive_poisson, FusedDrive, PoissonState, PopState, State};
 use crate::synapses::Weights;
+use rand::Rng;
 use std::time::Instant;
 
 #[inline(always)]
-fn pow_steps(x: f64, k: u64) -> f64 {
-    if k <= ITERATE_MAX {
+pub(crate) fn pow_steps(x: f64, k: u64) -> f64 {
+    if x == 1.0 {
+        1.0
+    } else if k <= ITERATE_MAX {
         let mut r = 1.0;
         for _ in 0..k {
             r *= x;
@@ -33,9 +36,79 @@ fn pow_steps(x: f64, k: u64) -> f64 {
     }
 }
 
+/// The threshold of one neuron along a prediction walk: `base + theta g^(off + k)` at `k`
+/// steps after the walk's start, `off` steps after the neuron's last update (where `theta`
+/// was stored). The update computes the same product, so walk and update agree to the bit.
+#[derive(Clone, Copy)]
+struct Thresh {
+    base: f64,
+    theta: f64,
+    g: f64,
+    off: u64,
+}
+
+impl Thresh {
+    fn of(d: &Dynamics, ps: &PopState, i: usize, off: u64) -> Thresh {
+        Thresh {
+            base: d.th.at(i),
+            theta: if d.adaptive { ps.theta[i] } else { 0.0 },
+            g: d.theta_g,
+            off,
+        }
+    }
+
+    #[inline]
+    fn at(&self, k: u64) -> f64 {
+        if self.theta == 0.0 {
+            self.base
+        } else {
+            self.base + self.theta * pow_steps(self.g, self.off + k)
+        }
+    }
+
+    /// The lowest the threshold gets (it only decays).
+    fn floor(&self) -> f64 {
+        if self.decays() {
+            self.base
+        } else {
+            self.at(0)
+        }
+    }
+
+    fn decays(&self) -> bool {
+        self.theta != 0.0 && self.g != 1.0
+    }
+}
+
+/// Bring neuron `i`'s adaptive threshold to step `s` (before `last` moves) and return the
+/// threshold there.
+#[inline]
+fn threshold_now(d: &Dynamics, ps: &mut PopState, i: usize, s: i64) -> f64 {
+    if !d.adaptive {
+        return d.th.at(i);
+    }
+    let theta = ps.theta[i] * pow_steps(d.theta_g, (s - ps.last[i]) as u64);
+    ps.theta[i] = theta;
+    if theta == 0.0 {
+        d.th.at(i)
+    } else {
+        d.th.at(i) + theta
+    }
+}
+
 /// First k >= 1 at which the input-free delta trajectory from `u` reaches threshold.
-fn crossing_delta(d: &Dynamics, i: usize, u: f64, itot: f64) -> Option<u64> {
-    let th = d.th.at(i);
+fn crossing_delta(d: &Dynamics, i: usize, u: f64, itot: f64, thr: Thresh) -> Option<u64> {
+    if thr.decays() {
+        // A decaying threshold: walk a while with the update's arithmetic, then re-check.
+        for k in 1..=DELTA_WALK_STEPS {
+            if d.grid_free_delta(i, u, k, itot) >= thr.at(k) {
+                return Some(k);
+            }
+        }
+        let upper = u.max(d.v_inf(i, itot));
+        return (upper >= thr.floor()).then_some(DELTA_WALK_STEPS);
+    }
+    let th = thr.at(0);
     if d.grid_free_delta(i, u, 1, itot) >= th {
         return Some(1);
     }
@@ -51,7 +124,7 @@ fn crossing_delta(d: &Dynamics, i: usize, u: f64, itot: f64) -> Option<u64> {
             // Asymptote at threshold (to rounding): only a step-by-step walk can tell whether
             // the rounded recurrence reaches it.
             if itot != 0.0 && vinf >= th - 1e-9 * th.abs().max(1.0) {
-                return walk_to_threshold(d, i, u, itot);
+                return walk_to_threshold(d, i, u, itot, th);
             }
             return None;
         }
@@ -74,8 +147,8 @@ fn crossing_delta(d: &Dynamics, i: usize, u: f64, itot: f64) -> Option<u64> {
 }
 
 /// Iterate the one-step recurrence until it reaches threshold or stops changing.
-fn walk_to_threshold(d: &Dynamics, i: usize, u: f64, itot: f64) -> Option<u64> {
-    let (beta, cb, th) = (d.beta.at(i), d.p20.at(i) * itot, d.th.at(i));
+fn walk_to_threshold(d: &Dynamics, i: usize, u: f64, itot: f64, th: f64) -> Option<u64> {
+    let (beta, cb) = (d.beta.at(i), d.p20.at(i) * itot);
     let mut u = u;
     for k in 1..=crate::neuron::ITERATE_BIASED_MAX {
         let next = beta * u + cb;
@@ -98,8 +171,9 @@ fn crossing_cond(
     i: usize,
     st: [f64; 3],
     itot: f64,
+    thr: Thresh,
 ) -> (Option<u64>, Option<[f64; 3]>) {
-    let th = d.th.at(i);
+    let th = thr.floor();
     let drive = d.v_inf(i, itot);
     let ee = d.e_ex.at(i);
     // The conductances only decay, so the membrane stays below the larger of where it is and
@@ -113,7 +187,7 @@ fn crossing_cond(
     for k in 1..=COND_WALK_STEPS {
         walk = d.grid_free_cond(i, walk, 1, itot);
         first = first.or(Some(walk));
-        if walk[0] >= th {
+        if walk[0] >= thr.at(k) {
             return (Some(k), first);
         }
     }
@@ -122,19 +196,22 @@ fn crossing_cond(
 
 /// Steps walked ahead by the conductance crossing search (each costs an `exp`, and a
 /// conductance neuron near threshold is usually fed every few steps) before a re-check.
-const COND_WALK_STEPS: u64 = 2;
+const COND_WALK_STEPS: u64 = 1;
+
+/// Steps walked ahead for a delta neuron whose threshold decays, before a re-check.
+const DELTA_WALK_STEPS: u64 = 64;
 
 /// Steps walked ahead by the exp-synapse crossing search before it schedules a re-check.
 const WALK_STEPS: u64 = 16;
 
 /// First k >= 1 at which the input-free exp-synapse trajectory from `st` reaches threshold.
-fn crossing_exp(d: &Dynamics, i: usize, st: [f64; 3], itot: f64) -> Option<u64> {
-    let th = d.th.at(i);
-    if d.grid_free_exp(i, st, 1, itot)[0] >= th {
+fn crossing_exp(d: &Dynamics, i: usize, st: [f64; 3], itot: f64, thr: Thresh) -> Option<u64> {
+    let th = thr.floor();
+    if d.grid_free_exp(i, st, 1, itot)[0] >= thr.at(1) {
         return Some(1);
     }
     let vinf = d.v_inf(i, itot);
-    if itot != 0.0 && vinf <= th && vinf >= th - 1e-9 * th.abs().max(1.0) {
+    if !thr.decays() && itot != 0.0 && vinf <= th && vinf >= th - 1e-9 * th.abs().max(1.0) {
         // Asymptote at threshold (to rounding): walk the rounded recurrence.
         let mut s = st;
         for k in 1..=crate::neuron::ITERATE_BIASED_MAX {
@@ -162,7 +239,7 @@ fn crossing_exp(d: &Dynamics, i: usize, st: [f64; 3], itot: f64) -> Option<u64> 
     let mut walk = st;
     for k in 1..=WALK_STEPS {
         walk = d.grid_free_exp(i, walk, 1, itot);
-        if walk[0] >= th {
+        if walk[0] >= thr.at(k) {
             return Some(k);
         }
     }
@@ -183,8 +260,9 @@ fn predict(
     ps.version[i] = ps.version[i].wrapping_add(1);
     let itot = ps.bias(d, i);
     let from = s.max(ps.ref_end[i]);
+    let thr = Thresh::of(d, ps, i, (from - s) as u64);
     let k = match d.synapse {
-        SynapseKind::Delta => crossing_delta(d, i, ps.u[i], itot),
+        SynapseKind::Delta => crossing_delta(d, i, ps.u[i], itot, thr),
         SynapseKind::Exp | SynapseKind::CondExp => {
             let held = (from - s) as u64;
             let st = [
@@ -193,10 +271,10 @@ fn predict(
                 ps.ii[i] * pow_steps(d.p11i.at(i), held),
             ];
             if d.synapse == SynapseKind::Exp {
-                crossing_exp(d, i, st, itot)
+                crossing_exp(d, i, st, itot, thr)
             } else {
                 ps.next_step[i] = -1; // whatever was cached is stale now
-                let (k, first) = crossing_cond(d, i, st, itot);
+                let (k, first) = crossing_cond(d, i, st, itot, thr);
                 // Not refractory: the walk's first step is the next step's input-free state.
                 if let (Some(next), true) = (first, from == s) {
                     ps.next_free[i] = next;
@@ -376,6 +454,9 @@ impl State {
 
     fn grid_step(&mut self, model: &Model, s: i64, dt: f64) {
         self.epoch += 1;
+        if self.homeo.active {
+            self.homeostasis_until(model, s as f64, false); // pruning, creation at s
+        }
         let bucket = self.calendar.take(s);
         for &e in &bucket {
             self.deliver(model, e, s as f64 * dt);
@@ -406,6 +487,9 @@ impl State {
         self.grid_sources(model, s);
         self.grid_currents(model, s);
         self.emit(model, s as f64 * dt, s);
+        if self.homeo.active {
+            self.homeostasis_until(model, s as f64, true); // normalisation at s
+        }
         self.grid_samples(model, s);
     }
 
@@ -480,6 +564,7 @@ impl State {
                     let x = ps.inbox[i].ex;
                     ps.inbox[i].ex = 0.0;
                     let rend = ps.ref_end[i];
+                    let th = threshold_now(d, ps, i, s);
                     if s <= rend {
                         ps.last[i] = s; // refractory: input discarded, voltage held
                         continue;
@@ -488,8 +573,11 @@ impl State {
                     let mut u =
                         d.grid_free_delta(i, ps.u[i], (s - ps.last[i].max(rend)) as u64, itot) + x;
                     ps.last[i] = s;
-                    if u >= d.th.at(i) {
+                    if u >= th {
                         spikes_now.push((p32, i as u32, 1));
+                        if d.adaptive {
+                            ps.theta[i] += d.theta_plus.at(i);
+                        }
                         u = d.after_spike(i, u);
                         ps.ref_end[i] = s + d.ref_steps(i) as i64;
                     }
@@ -506,6 +594,7 @@ impl State {
                     let (xe, xi) = (ps.inbox[i].ex, ps.inh[i]);
                     ps.inbox[i].ex = 0.0;
                     ps.inh[i] = 0.0;
+                    let th = threshold_now(d, ps, i, s);
                     let (last, rend) = (ps.last[i], ps.ref_end[i]);
                     let itot = ps.bias(d, i);
                     let mut st = [ps.u[i], ps.ie[i], ps.ii[i]];
@@ -524,8 +613,11 @@ impl State {
                     st[1] += xe;
                     st[2] += if cond { -xi } else { xi }; // inhibitory conductances are positive
                     ps.last[i] = s;
-                    if s > rend && st[0] >= d.th.at(i) {
+                    if s > rend && st[0] >= th {
                         spikes_now.push((p32, i as u32, 1));
+                        if d.adaptive {
+                            ps.theta[i] += d.theta_plus.at(i);
+                        }
                         st[0] = d.after_spike(i, st[0]);
                         ps.ref_end[i] = s + d.ref_steps(i) as i64;
                     }
@@ -682,15 +774,26 @@ fn draw_counts(ps: &mut PoissonState, n: usize, p32: u32, out: &mut Vec<(u32, u3
         {
             {
                 if let Some(skip) = ps.skip {
-                    let mean = ps.sampler.as_ref().map_or(0.0, |s| s.mean());
+                    let mean = match ps.thin {
+                        Some(top) => top,
+                        None => ps.sampler.as_ref().map_or(0.0, |s| s.mean()),
+                    };
                     let (first, norm) = (mean * (-mean).exp(), -(-mean).exp_m1());
                     let mut j = skip;
                     while j < n {
-                        out.push((
-                            p32,
-                            j as u32,
-                            positive_poisson(&mut ps.rng, mean, first, norm),
-                        ));
+                        let mut c = positive_poisson(&mut ps.rng, mean, first, norm);
+                        if ps.thin.is_some() {
+                            // Keep each event with probability means[j] / top: Poisson(means[j]).
+                            let keep = ps.means[j as usize] / mean;
+                            let drawn = c;
+                            c = 0;
+                            for _ in 0..drawn {
+                                c += u32::from(ps.rng.gen::<f64>() < keep);
+                            }
+                        }
+                        if c > 0 {
+                            out.push((p32, j as u32, c));
+                        }
                         j = j
                             .saturating_add(1)
                             .saturating_add(geometric(&mut ps.rng, mean));

@@ -127,6 +127,9 @@ pub struct Model {
     pub currents: Vec<CurrentSource>,
     pub spike_probes: Vec<usize>,
     pub voltage_probes: Vec<VoltageProbe>,
+    /// Homeostatic options (normalisation, rewiring) by projection; missing entries: none.
+    #[serde(default)]
+    pub homeostasis: Vec<crate::homeostasis::Homeostasis>,
 }
 
 /// Largest population the engine accepts (indices are 32-bit).
@@ -149,6 +152,7 @@ impl Model {
             currents: Vec::new(),
             spike_probes: Vec::new(),
             voltage_probes: Vec::new(),
+            homeostasis: Vec::new(),
         })
     }
 
@@ -308,6 +312,64 @@ impl Model {
         Ok(index)
     }
 
+    /// Connect like [`Model::connect_plastic`], with normalisation and/or rewiring
+    /// (validated against the built projection; nothing is added on error).
+    #[allow(clippy::too_many_arguments)]
+    pub fn connect_homeostatic(
+        &mut self,
+        pre: usize,
+        post: usize,
+        spec: &ConnectSpec,
+        rule: Option<crate::plasticity::StdpRule>,
+        dopamine: Option<usize>,
+        normalize: Option<crate::homeostasis::Normalize>,
+        mut rewiring: Option<crate::homeostasis::Rewiring>,
+    ) -> Result<usize> {
+        let k = self.connect_plastic(pre, post, spec, rule, dopamine)?;
+        if normalize.is_none() && rewiring.is_none() {
+            return Ok(k);
+        }
+        let (n_pre, n_post) = (self.pops[pre].n, self.pops[post].n);
+        if let Err(e) = crate::homeostasis::check(
+            &self.projs[k],
+            n_pre,
+            n_post,
+            self.dt,
+            normalize.as_ref(),
+            rewiring.as_mut(),
+        ) {
+            // Undo the connection (it is the last one added).
+            self.projs.pop();
+            self.pops[pre].outgoing.pop();
+            return Err(e);
+        }
+        if self.homeostasis.len() <= k {
+            self.homeostasis.resize(k + 1, Default::default());
+        }
+        self.homeostasis[k] = crate::homeostasis::Homeostasis {
+            normalize,
+            rewiring,
+        };
+        Ok(k)
+    }
+
+    /// Homeostatic options of projection `k`, if any were given.
+    #[inline]
+    pub fn homeostasis(&self, k: usize) -> Option<&crate::homeostasis::Homeostasis> {
+        self.homeostasis
+            .get(k)
+            .filter(|h| h.normalize.is_some() || h.rewiring.is_some())
+    }
+
+    /// Bytes of synapse storage of projection `k` (reserved capacity for rewiring ones).
+    pub fn projection_bytes(&self, k: usize) -> usize {
+        let p = &self.projs[k];
+        match self.homeostasis(k).and_then(|h| h.rewiring.as_ref()) {
+            Some(rw) => rw.bytes(self.pops[p.pre].n, self.pops[p.post].n),
+            None => p.bytes(),
+        }
+    }
+
     pub fn add_current(
         &mut self,
         pop: usize,
@@ -442,7 +504,9 @@ impl Model {
     }
 
     pub fn synapse_bytes(&self) -> usize {
-        self.projs.iter().map(|p| p.bytes()).sum()
+        (0..self.projs.len())
+            .map(|k| self.projection_bytes(k))
+            .sum()
     }
 }
 

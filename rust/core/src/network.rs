@@ -113,6 +113,69 @@ impl Network {
         self.model.connect_plastic(pre, post, spec, rule, dopamine)
     }
 
+    /// Connect with an optional STDP rule, normalisation and rewiring (see
+    /// [`crate::homeostasis`] and [`crate::structural`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn connect_homeostatic(
+        &mut self,
+        pre: usize,
+        post: usize,
+        spec: &ConnectSpec,
+        rule: Option<StdpRule>,
+        dopamine: Option<usize>,
+        normalize: Option<crate::homeostasis::Normalize>,
+        rewiring: Option<crate::homeostasis::Rewiring>,
+    ) -> Result<usize> {
+        self.mutate("connect populations")?;
+        self.model
+            .connect_homeostatic(pre, post, spec, rule, dopamine, normalize, rewiring)
+    }
+
+    /// Scale each postsynaptic neuron's incoming weights in projection `k` so they sum to
+    /// `target` (default: the `Normalize` target given when connecting), now. Neurons whose
+    /// weights sum to <= 0 are left alone; nothing is clipped (see [`crate::homeostasis`]).
+    /// Static projections store weights as f32, so their sums are exact to f32 precision.
+    pub fn normalize(&mut self, k: usize, target: Option<f64>) -> Result<()> {
+        let p = self
+            .model
+            .projs
+            .get(k)
+            .ok_or_else(|| Error::IndexOutOfRange(format!("projection {k} does not exist")))?;
+        let given = self
+            .model
+            .homeostasis(k)
+            .and_then(|h| h.normalize.as_ref())
+            .map(|n| n.target);
+        let Some(target) = target.or(given) else {
+            return Err(Error::InvalidParameter(format!(
+                "normalize: give target_sum (projection {k} was connected without normalize=)"
+            )));
+        };
+        if !(target.is_finite() && target > 0.0) {
+            return Err(Error::InvalidParameter(format!(
+                "normalize: target_sum must be a finite number > 0, got {target}"
+            )));
+        }
+        if p.conv.is_some() {
+            return Err(Error::InvalidParameter(
+                "normalize is not supported on convolutional projections".into(),
+            ));
+        }
+        self.fresh_state();
+        if self.state.plastic.get(k).is_some_and(|s| s.is_some()) {
+            let key = self.state.key_now(&self.model);
+            self.state.normalize_now(&self.model, k, target, key);
+            self.keep_learned();
+        } else {
+            let p = &mut self.model.projs[k];
+            let mut w = p.weight_values();
+            let n_post = self.model.pops[p.post].n;
+            crate::homeostasis::normalize_values(&mut w, &p.targets, n_post, target);
+            p.set_weights(&w);
+        }
+        Ok(())
+    }
+
     /// Connect with a convolution or pooling (see [`crate::conv`]).
     pub fn connect_conv(
         &mut self,
@@ -126,6 +189,45 @@ impl Network {
         self.mutate("connect populations")?;
         self.model
             .connect_conv(pre, post, spec, weight, delay, rule)
+    }
+
+    /// Change the rates (Hz) of Poisson population `pop` from now on (between runs).
+    pub fn set_rates(&mut self, pop: usize, rates: Param) -> Result<()> {
+        let p = self.model.pop(pop)?;
+        if !matches!(p.kind, crate::model::PopKind::Poisson { .. }) {
+            return Err(Error::InvalidParameter(format!(
+                "population '{}' is not a Poisson source; rates can be set only on populations made by add_poisson",
+                p.name
+            )));
+        }
+        crate::model::validate_rates(&rates, p.n)?;
+        self.fresh_state();
+        if let crate::model::PopKind::Poisson { rates: r } = &mut self.model.pops[pop].kind {
+            *r = rates;
+        }
+        self.state.rates_changed(&self.model, pop);
+        Ok(())
+    }
+
+    /// Adaptive part of the threshold (mV) of every neuron of `pop` now (zeros if fixed).
+    pub fn theta(&self, pop: usize) -> Result<Vec<f64>> {
+        let p = self.model.pop(pop)?;
+        let d = p.dynamics().ok_or_else(|| {
+            Error::InvalidParameter(format!("population '{}' has no threshold", p.name))
+        })?;
+        if !d.adaptive || self.stale || pop >= self.state.pops.len() {
+            return Ok(vec![0.0; p.n]);
+        }
+        let ps = &self.state.pops[pop];
+        Ok((0..p.n)
+            .map(|i| match self.model.dt {
+                Some(_) => {
+                    ps.theta[i]
+                        * crate::grid::pow_steps(d.theta_g, (self.state.step - ps.last[i]) as u64)
+                }
+                None => ps.theta[i] * (-(self.state.time - ps.last_t[i]) / d.tau_theta).exp(),
+            })
+            .collect())
     }
 
     /// Set the dopamine concentration of reward-modulated projection `k` now.
@@ -161,7 +263,10 @@ impl Network {
             .get(k)
             .ok_or_else(|| Error::IndexOutOfRange(format!("projection {k} does not exist")))?;
         match self.state.plastic.get(k).and_then(|s| s.as_ref()) {
-            Some(st) if !self.stale => Ok(st.weights.clone()),
+            Some(st) if !self.stale => Ok(match self.state.homeo.rewire(k) {
+                Some(rw) => rw.compact_weights(st),
+                None => st.weights.clone(),
+            }),
             _ => Ok(p.weight_values()),
         }
     }
@@ -174,7 +279,10 @@ impl Network {
                 if let Some(rule) = &self.model.projs[k].plasticity {
                     st.flush(rule, now);
                 }
-                self.model.projs[k].learned = Some(st.weights.clone());
+                match self.state.homeo.rewire(k) {
+                    Some(rw) => rw.sync(&mut self.model.projs[k], st),
+                    None => self.model.projs[k].learned = Some(st.weights.clone()),
+                }
             }
         }
         crate::conv::keep_learned(&self.state, &mut self.model);
@@ -274,6 +382,15 @@ impl Network {
             .ok_or_else(|| Error::IndexOutOfRange(format!("spike recorder {probe} does not exist")))
     }
 
+    /// The spikes recorded so far by `probe`, handed over; the recorder starts empty again.
+    pub fn take_spikes(&mut self, probe: usize) -> Result<SpikeRecord> {
+        self.state
+            .spike_records
+            .get_mut(probe)
+            .map(std::mem::take)
+            .ok_or_else(|| Error::IndexOutOfRange(format!("spike recorder {probe} does not exist")))
+    }
+
     pub fn voltages(&self, probe: usize) -> Result<&[f64]> {
         self.state
             .voltages
@@ -288,6 +405,8 @@ impl Network {
         let mut counts = self.state.counts.clone();
         counts.spikes.resize(self.model.pops.len(), 0);
         counts.synaptic_events.resize(self.model.projs.len(), 0);
+        counts.pruned.resize(self.model.projs.len(), 0);
+        counts.created.resize(self.model.projs.len(), 0);
         Summary {
             time_ms: self.time(),
             counts,
@@ -363,8 +482,24 @@ impl Network {
             )));
         }
         p.set_weights(w);
+        let key = self.state.key_now(&self.model);
         if let Some(Some(st)) = self.state.plastic.get_mut(proj) {
-            st.weights.copy_from_slice(w);
+            match self
+                .state
+                .homeo
+                .rewire
+                .get_mut(proj)
+                .and_then(Option::as_mut)
+            {
+                Some(rw) => {
+                    let cfg = self
+                        .model
+                        .homeostasis(proj)
+                        .and_then(|h| h.rewiring.as_ref());
+                    rw.scatter_weights(st, cfg.expect("rewiring"), w, key);
+                }
+                None => st.weights.copy_from_slice(w),
+            }
         }
         crate::conv::set_weights(&mut self.state, proj, w);
         Ok(())

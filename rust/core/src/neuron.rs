@@ -147,6 +147,12 @@ pub struct Dynamics {
     /// No neuron can reach threshold without input (LIF, no bias, reset to a value below
     /// threshold above rest): predictions can be skipped unless currents are injected.
     pub quiescent: bool,
+    /// Adaptive threshold: per-spike increment `theta_plus` (mV), decay time `tau_theta` (ms,
+    /// infinite: none) and its grid factor per step `theta_g` (1 without decay).
+    pub adaptive: bool,
+    pub theta_plus: Col,
+    pub tau_theta: f64,
+    pub theta_g: f64,
 }
 
 impl Dynamics {
@@ -206,8 +212,19 @@ impl Dynamics {
         let quiescent = spec.kind == NeuronKind::Lif
             && spec.reset == ResetMode::Value
             && vals(&spec.i_e).iter().all(|&x| x == 0.0)
-            && (0..if any_per { n } else { 1 }).all(|i| spec.v_th.get(i) > spec.v_rest.get(i));
+            && (0..if any_per { n } else { 1 }).all(|i| spec.v_th.get(i) > spec.v_rest.get(i))
+            // a decaying threshold can come down onto a membrane that is not rising
+            && !(spec.adaptive() && spec.tau_theta.is_finite());
+        let theta_g = if spec.tau_theta.is_finite() && dt.is_some() {
+            (-h / spec.tau_theta).exp()
+        } else {
+            1.0
+        };
         Dynamics {
+            adaptive: spec.adaptive(),
+            theta_plus: copy(&spec.theta_plus),
+            tau_theta: spec.tau_theta,
+            theta_g,
             e_ex: rel(&spec.e_rev_ex),
             e_in: rel(&spec.e_rev_in),
             quiescent,
@@ -240,7 +257,8 @@ impl Dynamics {
 
     /// True when every neuron shares one parameter set (all columns are scalars).
     pub fn uniform(&self) -> bool {
-        self.beta.0.len() == 1
+        !self.adaptive
+            && self.beta.0.len() == 1
             && self.th.0.len() == 1
             && self.reset_u.0.len() == 1
             && self.ref_steps.len() == 1
@@ -426,9 +444,44 @@ impl Dynamics {
     /// Time (ms, > 0) of the first threshold crossing of the input-free trajectory that starts
     /// from relative membrane `u` (and currents `ie`, `ii` for exp synapses), if there is one.
     /// Located to better than 1e-9 ms.
-    pub fn next_crossing(&self, i: usize, s: [f64; 3], i_tot: f64, from: f64) -> Option<f64> {
-        let th = self.th.at(i);
+    ///
+    /// `theta` is the adaptive part of the threshold at `from`; it decays with `tau_theta`.
+    pub fn next_crossing(
+        &self,
+        i: usize,
+        s: [f64; 3],
+        i_tot: f64,
+        from: f64,
+        theta: f64,
+    ) -> Option<f64> {
+        let decaying = theta != 0.0 && self.tau_theta.is_finite();
+        let th = if decaying {
+            self.th.at(i)
+        } else {
+            self.th.at(i) + theta
+        };
         let [u, ie, ii] = s;
+        if decaying && self.kind == NeuronKind::Lif && self.synapse != SynapseKind::CondExp {
+            // Membrane minus the decaying threshold is still a sum of exponentials.
+            if u >= th + theta {
+                return Some(from);
+            }
+            let vinf = self.v_inf(i, i_tot);
+            let (tm, te, ti, c) = (
+                self.tau_m.at(i),
+                self.tau_e.at(i),
+                self.tau_i.at(i),
+                self.c_m.at(i),
+            );
+            let (ie, ii) = if self.synapse == SynapseKind::Delta {
+                (0.0, 0.0)
+            } else {
+                (ie, ii)
+            };
+            let mut f = ExpSum::new(u - vinf, vinf - th, ie, ii, tm, te, ti, c);
+            f.push(-theta, 1.0 / self.tau_theta, false);
+            return f.first_root(from);
+        }
         match (self.kind, self.synapse) {
             (NeuronKind::If, _) => {
                 let rate = i_tot / self.c_m.at(i);
@@ -475,7 +528,7 @@ impl Dynamics {
 /// exp-synapse trajectory, with interval upper bounds for a leftmost-first bisection.
 struct ExpSum {
     k0: f64,
-    terms: [(f64, f64, bool); 4],
+    terms: [(f64, f64, bool); 5],
     n: usize,
 }
 
@@ -484,7 +537,7 @@ impl ExpSum {
     fn new(a: f64, k0: f64, ie: f64, ii: f64, tm: f64, te: f64, ti: f64, c: f64) -> ExpSum {
         let mut s = ExpSum {
             k0,
-            terms: [(0.0, 0.0, false); 4],
+            terms: [(0.0, 0.0, false); 5],
             n: 0,
         };
         let mut a = a;
@@ -642,12 +695,14 @@ mod tests {
         for tau_e in [2.0, 10.0] {
             let d = Dynamics::new(&exp_spec(tau_e), 1, None);
             let s0 = [0.0, 4000.0, 0.0]; // peak depolarisation > 15 mV for both tau_syn
-            let t = d.next_crossing(0, s0, 0.0, 0.0).expect("a crossing");
+            let t = d.next_crossing(0, s0, 0.0, 0.0, 0.0).expect("a crossing");
             let th = d.th.at(0);
             assert!(d.free_exp(0, s0, t, 0.0)[0] >= th - 1e-9);
             assert!(d.free_exp(0, s0, t - 1e-9, 0.0)[0] < th);
             // A weak input does not cross.
-            assert!(d.next_crossing(0, [0.0, 100.0, 0.0], 0.0, 0.0).is_none());
+            assert!(d
+                .next_crossing(0, [0.0, 100.0, 0.0], 0.0, 0.0, 0.0)
+                .is_none());
         }
     }
 
@@ -657,7 +712,7 @@ mod tests {
         s.c_m = Param::Scalar(1.0);
         let d = Dynamics::new(&s, 1, None);
         // v_inf = 30 mV: crossing at tau ln(3).
-        let t = d.next_crossing(0, [0.0; 3], 1.5, 0.0).unwrap();
+        let t = d.next_crossing(0, [0.0; 3], 1.5, 0.0, 0.0).unwrap();
         assert!((t - 20.0 * 3f64.ln()).abs() < 1e-12);
     }
 }

@@ -121,6 +121,10 @@ pub struct NeuronSpec {
     pub e_rev_ex: Param,
     pub e_rev_in: Param,
     pub v_init: InitV,
+    /// Adaptive threshold (Diehl & Cook 2015): the threshold is `v_th + theta`, `theta` grows
+    /// by `theta_plus` (mV) at each spike and decays with `tau_theta` (ms; infinite: never).
+    pub theta_plus: Param,
+    pub tau_theta: f64,
 }
 
 impl NeuronSpec {
@@ -142,6 +146,8 @@ impl NeuronSpec {
             e_rev_ex: Param::Scalar(0.0),
             e_rev_in: Param::Scalar(-80.0),
             v_init: InitV::Rest,
+            theta_plus: Param::Scalar(0.0),
+            tau_theta: f64::INFINITY,
         }
     }
 
@@ -168,6 +174,18 @@ impl NeuronSpec {
         self.tau_syn_in.check("tau_syn_in", n, Rule::Positive)?;
         self.e_rev_ex.check("e_rev_ex", n, Rule::Any)?;
         self.e_rev_in.check("e_rev_in", n, Rule::Any)?;
+        self.theta_plus.check("theta_plus", n, Rule::NonNegative)?;
+        if self.tau_theta.is_nan() || self.tau_theta <= 0.0 {
+            return param_err(format!(
+                "tau_theta must be > 0 ms (or inf for a threshold that never decays), got {}",
+                self.tau_theta
+            ));
+        }
+        if self.adaptive() && self.kind == NeuronKind::If {
+            return param_err(
+                "the adaptive threshold (theta_plus > 0) is available for LIF neurons only",
+            );
+        }
         for i in 0..n.min(if self.all_scalar() { 1 } else { n }) {
             if self.v_reset.get(i) >= self.v_th.get(i) {
                 return param_err(format!(
@@ -197,6 +215,14 @@ impl NeuronSpec {
             }
         }
         Ok(())
+    }
+
+    /// True when the threshold adapts (some `theta_plus` > 0).
+    pub fn adaptive(&self) -> bool {
+        match &self.theta_plus {
+            Param::Scalar(v) => *v > 0.0,
+            Param::PerNeuron(v) => v.iter().any(|&x| x > 0.0),
+        }
     }
 
     fn all_scalar(&self) -> bool {

@@ -146,7 +146,7 @@ impl StdpRule {
 pub struct PlasticState {
     pub weights: Vec<f64>,
     /// Delay group (source for one-delay projections) of each synapse.
-    syn_group: Vec<u32>,
+    pub(crate) syn_group: Vec<u32>,
     /// Per group: time of the last arrival, the trace right after it and right before it.
     pre_last: Vec<f64>,
     pre_after: Vec<f64>,
@@ -158,8 +158,12 @@ pub struct PlasticState {
     post_trace: Vec<f64>,
     post_slow: Vec<f64>,
     /// Incoming synapses of each target: `in_syn[in_ptr[i]..in_ptr[i+1]]`.
-    in_ptr: Vec<u32>,
-    in_syn: Vec<u32>,
+    pub(crate) in_ptr: Vec<u32>,
+    pub(crate) in_syn: Vec<u32>,
+    /// Rewiring projections: live incoming synapses of each target (`in_syn` is then padded
+    /// to a fixed capacity per target); empty otherwise.
+    #[serde(default)]
+    pub(crate) in_len: Vec<u32>,
     /// Reward modulation: eligibility and the time each synapse was last integrated to.
     elig: Vec<f64>,
     syn_time: Vec<f64>,
@@ -218,6 +222,7 @@ impl PlasticState {
             post_slow: vec![0.0; n_post],
             in_ptr,
             in_syn,
+            in_len: Vec::new(),
             elig: if proj.plasticity.as_ref().is_some_and(|r| r.reward.is_some()) {
                 vec![0.0; n]
             } else {
@@ -396,7 +401,11 @@ impl PlasticState {
         };
         // Triplet: potentiation grows with the slow postsynaptic trace from before this spike.
         let amplitude = rule.a_plus + rule.a3_plus * slow;
-        for r in self.in_ptr[i] as usize..self.in_ptr[i + 1] as usize {
+        let end = match self.in_len.get(i) {
+            Some(&n) => self.in_ptr[i] + n,
+            None => self.in_ptr[i + 1],
+        };
+        for r in self.in_ptr[i] as usize..end as usize {
             let s = self.in_syn[r] as usize;
             let g = self.syn_group[s] as usize;
             let last = self.pre_last[g];

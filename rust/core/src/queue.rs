@@ -106,6 +106,10 @@ impl EventHeap {
     pub fn push_delivery(&mut self, t: f64, seq: u64, e: Entry) {
         self.push(t, seq, Kind::Deliver(e));
     }
+    /// Keep only the events `keep` accepts.
+    pub fn retain(&mut self, mut keep: impl FnMut(&Event) -> bool) {
+        self.heap.retain(|e| keep(&e.0));
+    }
     pub fn peek_time(&self) -> Option<f64> {
         self.heap.peek().map(|e| e.0.t)
     }
@@ -121,17 +125,56 @@ impl EventHeap {
 }
 
 /// Predicted threshold crossings on the grid: (step, population, neuron, version).
-#[derive(Default, Serialize, Deserialize)]
+/// Most are due within a few steps (a neuron fed every step re-predicts every step), so the
+/// near future is a ring of per-step buckets (push and pop in O(1)); later ones wait in a heap.
+#[derive(Serialize, Deserialize)]
 pub struct WakeHeap {
     heap: BinaryHeap<Reverse<(i64, u32, u32, u32)>>,
+    ring: Vec<Vec<(u32, u32, u32)>>,
+    /// Buckets of steps before `cursor` are empty; the ring covers `cursor..cursor + WAKE_RING`.
+    cursor: i64,
+    in_ring: usize,
+}
+
+const WAKE_RING: i64 = 256;
+
+impl Default for WakeHeap {
+    fn default() -> Self {
+        WakeHeap {
+            heap: BinaryHeap::new(),
+            ring: vec![Vec::new(); WAKE_RING as usize],
+            cursor: 0,
+            in_ring: 0,
+        }
+    }
 }
 
 impl WakeHeap {
     pub fn push(&mut self, step: i64, pop: u32, idx: u32, version: u32) {
-        self.heap.push(Reverse((step, pop, idx, version)));
+        if step >= self.cursor && step < self.cursor + WAKE_RING {
+            self.ring[(step & (WAKE_RING - 1)) as usize].push((pop, idx, version));
+            self.in_ring += 1;
+        } else {
+            self.heap.push(Reverse((step, pop, idx, version)));
+        }
     }
-    /// Pop the next wake due at or before `step`.
+    /// Pop the next wake due at or before `step` (order within a step is unspecified; the
+    /// neurons woken are updated independently).
     pub fn pop_due(&mut self, step: i64) -> Option<(u32, u32, u32)> {
+        while self.in_ring > 0 && self.cursor <= step {
+            let bucket = &mut self.ring[(self.cursor & (WAKE_RING - 1)) as usize];
+            if let Some(w) = bucket.pop() {
+                self.in_ring -= 1;
+                return Some(w);
+            }
+            if self.cursor == step {
+                break;
+            }
+            self.cursor += 1;
+        }
+        if self.in_ring == 0 && self.cursor < step {
+            self.cursor = step;
+        }
         match self.heap.peek() {
             Some(Reverse((s, ..))) if *s <= step => {
                 self.heap.pop().map(|Reverse((_, p, i, v))| (p, i, v))
@@ -140,10 +183,10 @@ impl WakeHeap {
         }
     }
     pub fn len(&self) -> usize {
-        self.heap.len()
+        self.heap.len() + self.in_ring
     }
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.len() == 0
     }
 }
 

@@ -18,6 +18,8 @@ pub enum Purpose {
     Delays = 3,
     InitialV = 4,
     Poisson = 5,
+    /// Structural plasticity: creation times and partners of new synapses.
+    Rewire = 6,
 }
 
 fn splitmix(mut x: u64) -> u64 {

@@ -3,7 +3,7 @@
 use crate::model::{Model, PopKind, SpikeTrain};
 use crate::params::{Param, SynapseKind};
 use crate::plasticity::PlasticState;
-use crate::queue::{Calendar, Entry, EventHeap, WakeHeap};
+use crate::queue::{Calendar, Entry, EventHeap, Kind, WakeHeap};
 use crate::rng::{self, PoissonSampler, Purpose, Stream};
 use crate::synapses::Weights;
 use serde::{Deserialize, Serialize};
@@ -18,6 +18,9 @@ pub(crate) struct PoissonState {
     pub means: Vec<f64>,
     /// Sparse drive: sources to skip before the next non-zero count (grid, small means).
     pub skip: Option<u64>,
+    /// Sparse drive with per-source means: candidates are drawn at the largest mean and each
+    /// of their events kept with probability `means[j] / thin` (exact Poisson thinning).
+    pub thin: Option<f64>,
     /// Grid: every outgoing projection has this one delay (steps), so counts are drawn at
     /// arrival and added to the targets directly, without queueing (same distribution).
     pub direct: Option<i64>,
@@ -26,6 +29,34 @@ pub(crate) struct PoissonState {
     pub one_to_one: bool,
     /// Reused per-step buffer of drawn counts.
     pub buffer: Vec<u32>,
+}
+
+impl PoissonState {
+    /// Grid samplers for `rates` (Hz) on a step of `dt` ms: a table sampler for one rate, a
+    /// per-source loop for many, and skipping (with thinning for many rates) when sparse.
+    pub(crate) fn configure(&mut self, rates: &Param, dt: f64) {
+        self.sampler = None;
+        self.means.clear();
+        self.skip = None;
+        self.thin = None;
+        match rates {
+            Param::Scalar(rate) => {
+                let mean = rate * dt / 1000.0;
+                if mean < 0.05 {
+                    self.skip = Some(geometric(&mut self.rng, mean));
+                }
+                self.sampler = Some(PoissonSampler::new(mean));
+            }
+            Param::PerNeuron(v) => {
+                self.means = v.iter().map(|r| r * dt / 1000.0).collect();
+                let top = self.means.iter().copied().fold(0.0, f64::max);
+                if top < 0.05 {
+                    self.skip = Some(geometric(&mut self.rng, top));
+                    self.thin = Some(top);
+                }
+            }
+        }
+    }
 }
 
 /// Input gathered for one neuron in the current step/instant; `stamp` says which step.
@@ -58,6 +89,8 @@ pub(crate) struct PopState {
     pub next_step: Vec<i64>,
     /// External current (pA) from current sources.
     pub i_ext: Vec<f64>,
+    /// Adaptive part of the threshold (mV), as of the neuron's last update (empty if fixed).
+    pub theta: Vec<f64>,
     /// Inbox for the step/instant being processed (one cache line per synaptic event).
     pub inbox: Vec<Inbox>,
     /// Exp synapses: inputs split by sign; the inhibitory part is gathered here.
@@ -107,6 +140,11 @@ pub struct Counts {
     pub updates: u64,
     /// Predicted threshold crossings scheduled.
     pub wakes: u64,
+    /// Per projection: synapses removed and created by structural plasticity.
+    #[serde(default)]
+    pub pruned: Vec<u64>,
+    #[serde(default)]
+    pub created: Vec<u64>,
 }
 
 /// A Poisson population driving a neuron population one-to-one (source j -> neuron j, one
@@ -152,6 +190,9 @@ pub struct State {
     /// Per projection: the running side of a convolutional projection ([`crate::conv`]).
     #[serde(default)]
     pub(crate) convs: Vec<Option<crate::conv::ConvState>>,
+    /// Normalisation clocks and rewiring state ([`crate::homeostasis`]).
+    #[serde(default)]
+    pub(crate) homeo: crate::homeostasis::Runtime,
 }
 
 impl State {
@@ -186,6 +227,9 @@ impl State {
                             s.ref_t = vec![-1.0; n];
                         }
                         s.version = vec![0; n];
+                        if dynamics.adaptive {
+                            s.theta = vec![0.0; n];
+                        }
                         s.inbox = vec![Inbox::default(); n];
                         s.touched = vec![0; n + 1]; // +1: the branchless append writes one past the end
                         s.forced = vec![false; n];
@@ -194,10 +238,16 @@ impl State {
                         }
                     }
                     PopKind::Poisson { rates } => {
-                        let mut r = rng::stream(model.seed, Purpose::Poisson, p as u64, sample);
+                        let r = rng::stream(model.seed, Purpose::Poisson, p as u64, sample);
                         // Dopamine sources must go through `emit` (their spikes release dopamine).
                         let releases_dopamine = model.projs.iter().any(|pr| pr.dopamine == Some(p));
-                        let direct = uniform_delay(model, p).filter(|_| grid && !releases_dopamine);
+                        // Rewiring projections resolve their synapses at arrival (in `deliver`).
+                        let rewires = model.pops[p]
+                            .outgoing
+                            .iter()
+                            .any(|&k| model.homeostasis(k).is_some_and(|h| h.rewiring.is_some()));
+                        let direct = uniform_delay(model, p)
+                            .filter(|_| grid && !releases_dopamine && !rewires);
                         let one_to_one = direct.is_some()
                             && !model.spike_probes.contains(&p)
                             && model.pops[p].outgoing.iter().all(|&k| {
@@ -207,28 +257,17 @@ impl State {
                                     && pr.row_ptr.windows(2).all(|w| w[1] - w[0] == 1)
                             });
                         let mut ps = PoissonState {
-                            rng: r.clone(),
+                            rng: r,
                             sampler: None,
                             means: Vec::new(),
                             skip: None,
+                            thin: None,
                             direct,
                             one_to_one,
                             buffer: Vec::new(),
                         };
                         if let Some(dt) = model.dt {
-                            match rates {
-                                Param::Scalar(rate) => {
-                                    let mean = rate * dt / 1000.0;
-                                    if mean < 0.05 {
-                                        ps.skip = Some(geometric(&mut r, mean));
-                                        ps.rng = r;
-                                    }
-                                    ps.sampler = Some(PoissonSampler::new(mean));
-                                }
-                                Param::PerNeuron(v) => {
-                                    ps.means = v.iter().map(|r| r * dt / 1000.0).collect()
-                                }
-                            }
+                            ps.configure(rates, dt);
                         }
                         s.poisson = Some(ps);
                     }
@@ -239,7 +278,7 @@ impl State {
             .collect();
         let max_steps = model.max_delay_steps();
         let fused = fused_drives(model, &pops);
-        let plastic = model
+        let mut plastic: Vec<Option<PlasticState>> = model
             .projs
             .iter()
             .map(|pr| {
@@ -249,6 +288,7 @@ impl State {
                     .map(|_| PlasticState::new(pr, model.pops[pr.post].n))
             })
             .collect();
+        let homeo = crate::homeostasis::Runtime::new(model, &mut plastic, sample);
         let mut plastic_into = vec![Vec::new(); model.pops.len()];
         for (k, pr) in model.projs.iter().enumerate() {
             if pr.plasticity.is_some() {
@@ -287,12 +327,55 @@ impl State {
             counts: Counts {
                 spikes: vec![0; model.pops.len()],
                 synaptic_events: vec![0; model.projs.len()],
+                pruned: vec![0; model.projs.len()],
+                created: vec![0; model.projs.len()],
                 ..Counts::default()
             },
             overrides: vec![None; model.pops.len()],
             track: vec![false; model.pops.len()],
             seq: 0,
             convs: crate::conv::states(model),
+            homeo,
+        }
+    }
+
+    /// Take up the rates now in `model` for Poisson population `pop`: new samplers on the
+    /// grid; in continuous time the pending next spikes are redrawn from `now` (the trains
+    /// are memoryless, so this is the Poisson process with the new rates from now on).
+    pub(crate) fn rates_changed(&mut self, model: &Model, pop: usize) {
+        let PopKind::Poisson { rates } = &model.pops[pop].kind else {
+            return;
+        };
+        match model.dt {
+            Some(dt) => {
+                if let Some(ps) = self.pops[pop].poisson.as_mut() {
+                    ps.configure(rates, dt);
+                }
+                self.fused = fused_drives(model, &self.pops);
+            }
+            None if self.started => {
+                let p32 = pop as u32;
+                self.heap
+                    .retain(|e| !matches!(e.kind, Kind::Poisson { pop, .. } if pop == p32));
+                let now = self.time;
+                let ps = self.pops[pop].poisson.as_mut().expect("poisson state");
+                for j in 0..model.pops[pop].n {
+                    let r = rates.get(j) / 1000.0;
+                    if r > 0.0 {
+                        let t = now + rng::exponential(&mut ps.rng, r);
+                        self.seq += 1;
+                        self.heap.push(
+                            t,
+                            self.seq,
+                            Kind::Poisson {
+                                pop: p32,
+                                idx: j as u32,
+                            },
+                        );
+                    }
+                }
+            }
+            None => {}
         }
     }
 
@@ -366,6 +449,9 @@ impl State {
                     .expect("plastic projection");
                 if let Some(st) = self.plastic[k].as_mut() {
                     st.post_spike(rule, iu, t_ms);
+                    if let Some(Some(rw)) = self.homeo.rewire.get_mut(k) {
+                        crate::structural::after_post_spike(rw, st, model, k, iu, t_ms);
+                    }
                 } else if model.projs[k].conv.is_some() {
                     crate::conv::post_spike(&mut self.convs, model, k, iu, t_ms);
                 }
@@ -373,6 +459,24 @@ impl State {
             for &proj in &model.pops[p].outgoing {
                 let pr = &model.projs[proj];
                 let proj32 = proj as u32;
+                if self.homeo.rewire(proj).is_some() {
+                    // Rewiring: one entry per spike naming the source; the synapses are
+                    // those that exist when it arrives.
+                    let (steps, delay) = crate::structural::delay_of(pr);
+                    let e = Entry {
+                        proj: proj32,
+                        start: i,
+                        end: i + 1,
+                        mult,
+                    };
+                    if model.dt.is_some() {
+                        self.calendar.push(step + steps as i64, e);
+                    } else {
+                        self.seq += 1;
+                        self.heap.push_delivery(t_ms + delay, self.seq, e);
+                    }
+                    continue;
+                }
                 if model.dt.is_some() {
                     let cal = &mut self.calendar;
                     pr.for_each_group(iu, |start, end, steps, _| {
@@ -444,8 +548,19 @@ impl State {
         ) {
             let ps = &mut self.pops[pr.post];
             let epoch = self.epoch;
-            self.counts.synaptic_events[e.proj as usize] +=
-                (e.end - e.start) as u64 * e.mult as u64;
+            let rw = self
+                .homeo
+                .rewire
+                .get_mut(e.proj as usize)
+                .and_then(Option::as_mut);
+            let (start, end, targets) = match rw.as_deref() {
+                Some(r) => {
+                    let (a, b) = r.row(e.start);
+                    (a, b, &r.targets[..])
+                }
+                None => (e.start, e.end, &pr.targets[..]),
+            };
+            self.counts.synaptic_events[e.proj as usize] += (end - start) as u64 * e.mult as u64;
             self.counts.deliveries += 1;
             let split = ps.split;
             let PopState {
@@ -457,10 +572,10 @@ impl State {
             } = ps;
             st.arrive(
                 rule,
-                &pr.targets,
+                targets,
                 t_ms,
-                e.start as usize,
-                e.end as usize,
+                start as usize,
+                end as usize,
                 e.mult,
                 |t, w| {
                     let b = &mut inbox[t as usize];
@@ -474,6 +589,9 @@ impl State {
                     b.stamp = epoch;
                 },
             );
+            if let Some(r) = rw {
+                crate::structural::after_arrive(r, st, model, e.proj as usize, start, end, t_ms);
+            }
             return;
         }
         let ps = &mut self.pops[pr.post];

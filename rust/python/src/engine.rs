@@ -10,6 +10,7 @@ use spikeflow_core::{
     ConnectSpec, Error, InitV, Network, NeuronKind, NeuronSpec, Pairing, Param, ResetMode, Rule,
     SampleInput, StdpRule, SynapseKind, Values,
 };
+use spikeflow_core::{Normalize, Rewiring};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -293,6 +294,17 @@ impl PyNetwork {
             e_rev_ex: get("e_rev_ex", 0.0)?,
             e_rev_in: get("e_rev_in", -80.0)?,
             v_init,
+            theta_plus: get("theta_plus", 0.0)?,
+            tau_theta: match params.get_item("tau_theta")? {
+                Some(v) => v.extract::<f64>().map_err(|_| {
+                    py_error(
+                        py,
+                        "ParameterError",
+                        "tau_theta must be a number of ms (or inf)".to_string(),
+                    )
+                })?,
+                None => f64::INFINITY,
+            },
         };
         guard(py, || self.inner.add_population(n, spec, name))
     }
@@ -322,7 +334,7 @@ impl PyNetwork {
         guard(py, || self.inner.add_poisson(n, rates, name))
     }
 
-    #[pyo3(signature = (pre, post, rule, k, p, autapses, multapses, pre_ids, post_ids, weight, delay, plasticity=None, dopamine=None))]
+    #[pyo3(signature = (pre, post, rule, k, p, autapses, multapses, pre_ids, post_ids, weight, delay, plasticity=None, dopamine=None, normalize=None, rewiring=None))]
     #[allow(clippy::too_many_arguments)]
     fn connect(
         &mut self,
@@ -340,8 +352,22 @@ impl PyNetwork {
         delay: &Bound<'_, PyTuple>,
         plasticity: Option<&Bound<'_, PyTuple>>,
         dopamine: Option<usize>,
+        normalize: Option<(f64, Option<f64>)>,
+        rewiring: Option<(f64, f64, f64, f64, Option<usize>)>,
     ) -> PyResult<usize> {
         let plasticity = plasticity.map(stdp_rule).transpose()?;
+        let normalize = normalize.map(|(target, interval)| Normalize { target, interval });
+        let rewiring = rewiring.map(
+            |(prune_below, prune_after, create_rate, new_weight, max_in)| Rewiring {
+                prune_below,
+                prune_after,
+                create_rate,
+                new_weight,
+                max_in,
+                cap_in: 0,
+                cap_out: 0,
+            },
+        );
         let rule = match rule {
             "all_to_all" => Rule::AllToAll { autapses },
             "one_to_one" => Rule::OneToOne,
@@ -374,7 +400,7 @@ impl PyNetwork {
         let net = &mut self.inner;
         let out = py.detach(|| {
             catch_unwind(AssertUnwindSafe(|| {
-                net.connect_plastic(pre, post, &spec, plasticity, dopamine)
+                net.connect_homeostatic(pre, post, &spec, plasticity, dopamine, normalize, rewiring)
             }))
         });
         match out {
@@ -488,6 +514,13 @@ impl PyNetwork {
         Ok((rec.times.into_pyarray(py), ids.into_pyarray(py)))
     }
 
+    /// (times_ms, ids) recorded since the last take by spike recorder `probe`; clears it.
+    fn take_spikes<'py>(&mut self, py: Python<'py>, probe: usize) -> PyResult<SpikeArrays<'py>> {
+        let rec = guard(py, || self.inner.take_spikes(probe))?;
+        let ids: Vec<i64> = rec.ids.iter().map(|&i| i as i64).collect();
+        Ok((rec.times.into_pyarray(py), ids.into_pyarray(py)))
+    }
+
     /// Samples so far of voltage recorder `probe`, shape (samples, neurons).
     fn voltages<'py>(
         &self,
@@ -523,6 +556,40 @@ impl PyNetwork {
                 return Ok(());
             }
         }
+    }
+
+    /// Change the rates (Hz) of Poisson population `pop` from now on.
+    fn set_rates(&mut self, py: Python<'_>, pop: usize, rate: &Bound<'_, PyAny>) -> PyResult<()> {
+        let rates = param(rate, "rate")?;
+        guard(py, || self.inner.set_rates(pop, rates))
+    }
+
+    /// Rates (Hz) of Poisson population `pop`, one per source.
+    fn rates<'py>(&self, py: Python<'py>, pop: usize) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let p = guard(py, || self.inner.model.pop(pop).cloned())?;
+        match &p.kind {
+            spikeflow_core::model::PopKind::Poisson { rates } => Ok((0..p.n)
+                .map(|j| rates.get(j))
+                .collect::<Vec<f64>>()
+                .into_pyarray(py)),
+            _ => Err(py_error(
+                py,
+                "ParameterError",
+                format!("population '{}' is not a Poisson source", p.name),
+            )),
+        }
+    }
+
+    /// Adaptive part of the threshold (mV) of every neuron of `pop` now.
+    fn theta<'py>(&self, py: Python<'py>, pop: usize) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        Ok(guard(py, || self.inner.theta(pop))?.into_pyarray(py))
+    }
+
+    /// Scale each postsynaptic neuron's incoming weights in projection `k` to sum `target`
+    /// (None: the target given when connecting) now.
+    #[pyo3(signature = (k, target=None))]
+    fn normalize(&mut self, py: Python<'_>, k: usize, target: Option<f64>) -> PyResult<()> {
+        guard(py, || self.inner.normalize(k, target))
     }
 
     /// Set the dopamine concentration of reward-modulated projection `k` now.
@@ -603,7 +670,12 @@ impl PyNetwork {
     /// (pre_pop, post_pop, n_synapses, bytes) of projection `k`.
     fn projection_info(&self, py: Python<'_>, k: usize) -> PyResult<(usize, usize, usize, usize)> {
         let p = self.projection(py, k)?;
-        Ok((p.pre, p.post, p.n_synapses(), p.bytes()))
+        Ok((
+            p.pre,
+            p.post,
+            p.n_synapses(),
+            self.inner.model.projection_bytes(k),
+        ))
     }
 
     fn projection_weights<'py>(
@@ -683,6 +755,8 @@ impl PyNetwork {
         d.set_item("synapse_bytes", s.synapse_bytes)?;
         d.set_item("neuron_bytes", s.neuron_bytes)?;
         d.set_item("pending_events", s.pending_events)?;
+        d.set_item("pruned_per_projection", s.counts.pruned.clone())?;
+        d.set_item("created_per_projection", s.counts.created.clone())?;
         Ok(d)
     }
 

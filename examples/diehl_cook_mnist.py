@@ -1,0 +1,169 @@
+"""Unsupervised MNIST with STDP: Diehl & Cook (2015) on the spikeflow engine.
+
+The network of "Unsupervised learning of digit recognition using spike-timing-dependent
+plasticity" (Front. Comput. Neurosci. 9:99):
+
+* 784 Poisson inputs, one per pixel, firing at ``pixel / 8 * intensity`` Hz (intensity 2,
+  so at most 63.75 Hz), for 350 ms per image, then 150 ms of silence;
+* an excitatory layer (LIF with conductance synapses, adaptive threshold ``theta``: +0.05 mV
+  per spike, decaying with tau 1e7 ms), all-to-all from the inputs through plastic synapses;
+* an inhibitory layer of the same size, excited one-to-one by the excitatory layer and
+  inhibiting every excitatory neuron but its partner (lateral inhibition, winner take all);
+* learning by STDP on input->excitatory (on a presynaptic spike ``w -= 1e-4 * x_post``, on a
+  postsynaptic spike ``w += 1e-2 * x_pre * x_post2``, nearest-spike traces of 20/20/40 ms,
+  weights in [0, 1]) with each neuron's input weights normalised to sum 78 before each image;
+* an image that makes fewer than 5 excitatory spikes is shown again with intensity + 1.
+
+After training, weights and thresholds are frozen, every neuron is labelled with the class it
+responds to most (mean spike count per class over the labelling images) and a test image is
+classified by the class whose neurons spike most on average.
+
+Run ``python examples/diehl_cook_mnist.py`` for the full experiment (one epoch of 60 000
+images, labelling on the training set, 10 000 test images) or pass ``--train 1000 --label
+1000 --test 1000`` for a short one. MNIST is read from ``$SPIKEFLOW_DATA/mnist`` (default
+``../shared/data/mnist`` beside the repository).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+import spikeflow as sf
+from spikeflow.data import load_mnist
+
+N_INPUT, DT = 784, 0.5
+PRESENT_MS, REST_MS = 350.0, 150.0
+
+
+def excitatory(theta_plus: float, v_th=-52.0) -> sf.LIF:
+    """Excitatory neurons (Diehl & Cook's parameters; conductances in leak units)."""
+    return sf.LIF(tau_m=100.0, v_rest=-65.0, v_reset=-65.0, v_th=v_th, t_ref=5.0, synapse="cond_exp",
+                  e_rev_ex=0.0, e_rev_in=-100.0, tau_syn_ex=1.0, tau_syn_in=2.0,
+                  theta_plus=theta_plus, tau_theta=1e7)
+
+
+def inhibitory() -> sf.LIF:
+    """Inhibitory neurons."""
+    return sf.LIF(tau_m=10.0, v_rest=-60.0, v_reset=-45.0, v_th=-40.0, t_ref=2.0, synapse="cond_exp",
+                  e_rev_ex=0.0, e_rev_in=-85.0, tau_syn_ex=1.0, tau_syn_in=2.0)
+
+
+def build(n_exc: int, weights: np.ndarray, learn: bool, theta: np.ndarray | None = None, seed: int = 0):
+    """The network; ``learn=False`` freezes weights and thresholds (``v_th = -52 + theta``)."""
+    net = sf.Network(dt=DT, seed=seed)
+    inp = net.add_poisson(N_INPUT, 0.0, name="input")
+    if learn:
+        exc = net.add_population(n_exc, excitatory(theta_plus=0.05), name="exc")
+    else:
+        exc = net.add_population(n_exc, excitatory(theta_plus=0.0, v_th=-52.0 + theta), name="exc")
+    inh = net.add_population(n_exc, inhibitory(), name="inh")
+    rule = None
+    if learn:
+        rule = sf.TripletSTDP(tau_plus=20.0, tau_minus=20.0, tau_x=20.0, tau_y=40.0, a2_plus=0.0, a3_plus=0.01,
+                              a2_minus=1e-4, a3_minus=0.0, w_min=0.0, w_max=1.0, pairing="nearest")
+    proj = net.connect(inp, exc, sf.AllToAll(), weight=weights, delay=DT, plasticity=rule)
+    net.connect(exc, inh, sf.OneToOne(), weight=10.4, delay=DT)
+    pre, post = np.nonzero(~np.eye(n_exc, dtype=bool))
+    net.connect(inh, exc, sf.FromArrays(pre, post), weight=-17.0, delay=DT)  # negative: inhibitory
+    return net, inp, exc, proj
+
+
+def normalise(proj, n_exc: int, total: float = 78.0) -> None:
+    """Scale each excitatory neuron's input weights to sum ``total``."""
+    if hasattr(proj, "normalize"):
+        proj.normalize(total)
+        return
+    w = proj.weights.reshape(N_INPUT, n_exc)
+    s = w.sum(axis=0)
+    w = w * np.where(s > 0, total / np.where(s > 0, s, 1.0), 1.0)
+    proj.weights = w
+
+
+def present(net, inp, rec, image: np.ndarray, n_exc: int, min_spikes: int = 5) -> np.ndarray:
+    """Show one image (raising the intensity until it makes ``min_spikes`` spikes); spike
+    counts of the excitatory neurons for the accepted presentation."""
+    intensity = 2.0
+    while True:
+        inp.rates = image * (intensity / 8.0)
+        net.run(PRESENT_MS)
+        counts = np.bincount(rec.take()[1], minlength=n_exc)
+        inp.rates = 0.0
+        net.run(REST_MS)
+        rec.take()
+        if counts.sum() >= min_spikes or intensity >= 32.0:
+            return counts
+        intensity += 1.0
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--neurons", type=int, default=400)
+    ap.add_argument("--train", type=int, default=60000, help="training images (one epoch: 60000)")
+    ap.add_argument("--label", type=int, default=10000, help="training images used to label neurons")
+    ap.add_argument("--test", type=int, default=10000, help="test images")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--data", default=None, help="folder with the MNIST IDX files")
+    ap.add_argument("--save", default=None, help="write weights, thetas and labels to this .npz")
+    args = ap.parse_args(argv)
+
+    root = args.data or os.path.join(os.environ.get("SPIKEFLOW_DATA", Path(__file__).resolve().parents[1].parent
+                                                    / "shared" / "data"), "mnist")
+    x_train, y_train = load_mnist(root, train=True)
+    x_test, y_test = load_mnist(root, train=False)
+    x_train = x_train.reshape(len(x_train), -1).astype(np.float64)
+    x_test = x_test.reshape(len(x_test), -1).astype(np.float64)
+    rng = np.random.default_rng(args.seed)
+    n = args.neurons
+
+    # Training: one pass in the dataset's order (as the paper), learning on.
+    w0 = rng.uniform(0.0, 0.3, size=(N_INPUT, n))
+    net, inp, exc, proj = build(n, w0, learn=True, seed=args.seed)
+    rec = net.record_spikes(exc)
+    t0 = time.perf_counter()
+    for k in tqdm(range(args.train), desc="train", unit="img", mininterval=2.0):
+        normalise(proj, n)
+        present(net, inp, rec, x_train[k % len(x_train)], n)
+    train_s = time.perf_counter() - t0
+    weights = proj.weights.reshape(N_INPUT, n).copy()
+    theta = exc.theta.copy()
+
+    # Frozen network: label the neurons, then test.
+    net, inp, exc, _ = build(n, weights, learn=False, theta=theta, seed=args.seed + 1)
+    rec = net.record_spikes(exc)
+
+    def responses(x, what):
+        out = np.zeros((len(x), n))
+        for k in tqdm(range(len(x)), desc=what, unit="img", mininterval=2.0):
+            out[k] = present(net, inp, rec, x[k], n)
+        return out
+
+    t1 = time.perf_counter()
+    lab_idx = np.arange(args.label) % len(x_train)
+    r_label = responses(x_train[lab_idx], "label")
+    per_class = np.stack([r_label[y_train[lab_idx] == c].mean(axis=0) if np.any(y_train[lab_idx] == c)
+                          else np.zeros(n) for c in range(10)])
+    labels = per_class.argmax(axis=0)
+    r_test = responses(x_test[:args.test], "test")
+    score = np.stack([r_test[:, labels == c].mean(axis=1) if np.any(labels == c) else np.zeros(len(r_test))
+                      for c in range(10)], axis=1)
+    accuracy = float((score.argmax(axis=1) == y_test[:args.test]).mean())
+    eval_s = time.perf_counter() - t1
+
+    result = {"neurons": n, "train_images": args.train, "label_images": args.label, "test_images": args.test,
+              "accuracy": round(accuracy, 4), "train_seconds": round(train_s, 1),
+              "seconds_per_train_image": round(train_s / max(args.train, 1), 5),
+              "eval_seconds": round(eval_s, 1), "classes_with_neurons": int(len(set(labels.tolist())))}
+    if args.save:
+        np.savez(args.save, weights=weights, theta=theta, labels=labels)
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()
