@@ -81,7 +81,6 @@ def build(spec: dict) -> sf.Network:
     if spec["write_weights"]:
         w = p_in.weights
         p_in.weights = np.clip(w * 1.1, 0.0, 4.0 * w_scale if plastic is not None else None)
-    net._test_plastic = p_in  # type: ignore[attr-defined]
     return net
 
 
@@ -425,11 +424,11 @@ def test_newer_features_continue_bit_identically(tmp_path: Path) -> None:
     has = {name: hasattr(sf, name) for name in ("Normalize", "Rewiring", "Conv2d", "Pool2d")}
     adaptive = "theta_plus" in sf.LIF.__dataclass_fields__
     for dt in (0.1, None):
-        def make() -> sf.Network:
+        def make(dt: float | None = dt) -> sf.Network:
             net = sf.Network(dt=dt, seed=11)
             kw = dict(theta_plus=0.8, tau_theta=60.0) if adaptive else {}
             inp = net.add_poisson(32, np.linspace(10.0, 80.0, 32), name="inp")
-            exc = net.add_population(8, sf.LIF(i_e=150.0, v_init=(0.0, 10.0), **kw), name="exc")
+            exc = net.add_population(8, sf.LIF(i_e=300.0, v_init=(0.0, 10.0), **kw), name="exc")
             extra = {}
             if has["Normalize"]:
                 extra["normalize"] = sf.Normalize(6.0, interval=10.0)
@@ -462,5 +461,6 @@ def test_newer_features_continue_bit_identically(tmp_path: Path) -> None:
         a.save(tmp_path / "f.sfc")
         b = sf.load(tmp_path / "f.sfc")
         second_half(b)
-        assert len(b.recorders[0]) > 0
+        spiking = [r.population.name for r in b.recorders if isinstance(r, sf.SpikeRecorder) and len(r) > 0]
+        assert "exc" in spiking and ("fmap" in spiking or not has["Conv2d"] or dt is None)
         assert outcome(b) == outcome(ref)

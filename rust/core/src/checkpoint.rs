@@ -386,7 +386,7 @@ fn check(net: &Network) -> Result<(), String> {
             return Err(format!("population {i}: state of the wrong size"));
         }
     }
-    Ok(())
+    crate::homeostasis::check_runtime(m, s)
 }
 
 /// Only the metadata of a checkpoint (container checked, payload not decoded).
