@@ -571,3 +571,66 @@ def test_bad_input_is_refused_with_clear_messages():
     # after the failures the network is intact and connects fine
     proj = net.connect(a, b, pool)
     assert proj.n_synapses == 72 and proj.kernel_shape == (2, 1, 2, 2)
+
+
+# ----- deployment of torch models -------------------------------------------------------------
+
+
+def _torch_conv_model(torch, st, groups_model=False):
+    torch.manual_seed(7)
+    if groups_model:
+        layers = [st.Conv2d(2, 4, 3, padding=1), st.LIF(beta=0.9, v_th=0.6),
+                  st.Conv2d(4, 4, 3, padding=1, groups=4, bias=False), st.LIF(beta=0.8, v_th=0.4),
+                  st.AvgPool2d(2), st.LIF(beta=0.9, v_th=0.3), st.Conv2d(4, 3, 2, padding="same"), st.LIF(v_th=0.5),
+                  st.Flatten(), st.Linear(3 * 5 * 5, 6), st.LIF(beta=0.9, v_th=0.5)]
+    else:
+        layers = [st.Conv2d(2, 6, 3, padding=1), st.TimeBatchNorm2d(6), st.LIF(beta=0.9),
+                  st.MaxPool2d(2), st.Conv2d(6, 8, 3, stride=1, padding=1, bias=False), st.TimeBatchNorm2d(8),
+                  st.LIF(beta=0.95, v_th=0.7), st.AvgPool2d(2), st.LIF(beta=0.9, v_th=0.3),
+                  st.Flatten(), st.Linear(8 * 2 * 2, 10), st.LIF(beta=0.9)]
+    m = st.Sequential(*layers)
+    x = (torch.rand(12, 6, 2, 10, 10, generator=torch.Generator().manual_seed(8)) < 0.2).float()
+    m.train()
+    m(x)  # batch-norm statistics
+    m.eval()
+    with torch.no_grad():
+        for layer in m:
+            if isinstance(layer, (torch.nn.Linear, torch.nn.Conv2d)):
+                layer.weight.mul_(3.0)
+    return m, x
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@pytest.mark.parametrize("groups_model", [False, True])
+def test_deploy_keeps_convolutions_as_kernels_with_identical_spikes(groups_model):
+    torch = pytest.importorskip("torch")
+    import spikeflow.deploy as sd
+    import spikeflow.torch as st
+
+    m, x = _torch_conv_model(torch, st, groups_model)
+    shared = sd.deploy(m, dt=1.0, input_shape=(2, 10, 10))
+    kernels = [lay.projections[0].kernel_shape for lay in shared.layers]
+    if groups_model:  # conv, depthwise conv, avg pool, "same" conv with an even kernel (explicit), linear
+        assert kernels == [(4, 2, 3, 3), (4, 1, 3, 3), (4, 1, 2, 2), None, None]
+    else:  # conv + bn, max pool, conv + bn, avg pool, linear
+        assert kernels == [(6, 2, 3, 3), (6, 1, 2, 2), (8, 6, 3, 3), (8, 1, 2, 2), None]
+    a = sd.compare(shared, m, x)
+    assert a.spike_agreement == 1.0 and a.prediction_agreement == 1.0
+    assert all(c.sum() > 0 for c in a.torch_counts)
+    for b in range(2):  # step by step, every layer, equal to torch
+        trains = shared.spike_trains(x[:, b])
+        ref = sd.torch_layer_spikes(m, [lay.module for lay in shared.layers], x[:, b:b + 1])
+        for e, z in zip(trains, ref):
+            assert np.array_equal(e, z[:, 0].reshape(x.shape[0], -1).numpy())
+    if not groups_model:
+        explicit = sd.deploy(m, dt=1.0, input_shape=(2, 10, 10), shared_weights=False)
+        assert [lay.projections[0].kernel_shape for lay in explicit.layers] == [None] * 5
+        # (small maps: the explicit conv layers are dense AllToAll matrices, zeros included)
+        assert shared.network.counters()["synapse_bytes"] * 3 < explicit.network.counters()["synapse_bytes"]
+        for b in range(2):
+            for e, s in zip(explicit.spike_trains(x[:, b]), shared.spike_trains(x[:, b])):
+                assert np.array_equal(e, s)
+        samples = explicit.encode_batch(x)
+        re, rs = explicit.run_batch(samples, x.shape[0]), shared.run_batch(samples, x.shape[0])
+        for name in re.counts:
+            assert np.array_equal(re.counts[name], rs.counts[name])

@@ -8,12 +8,15 @@ The rules (``docs/deploy.md`` has the details):
   (``c_m = (1 - beta) * tau_m`` for LIF, ``c_m = dt`` for IF), so a torch bias ``b`` is a
   constant current of ``b`` pA;
 * the linear layers between two spiking layers (``Linear``, ``Conv2d``, ``AvgPool2d``,
-  ``Flatten``, eval-mode batch norm, dropout) are composed into one weight matrix and become
-  one projection with delay ``dt``: ``AllToAll`` with an ``(n_pre, n_post)`` matrix when dense,
-  explicit ``FromArrays`` synapses when sparse (convolutions: the engine has no shared-weight
-  convolution projection, so each synapse is stored);
+  ``Flatten``, eval-mode batch norm, dropout) become one projection with delay ``dt``: a
+  ``Conv2d`` alone (optionally followed by batch norm, folded into its kernel and bias) is a
+  shared-weight ``sf.Conv2d`` projection and an ``AvgPool2d`` alone an ``sf.Pool2d``
+  projection, which store only the kernel; any other chain is composed into one weight matrix:
+  ``AllToAll`` with an ``(n_pre, n_post)`` matrix when dense, explicit ``FromArrays`` synapses
+  when sparse (``shared_weights=False`` composes convolutions too, the old behaviour);
 * ``MaxPool2d`` directly after a spiking layer is a logical OR of binary spikes, deployed as a
-  population of IF neurons (threshold 0.5, reset to 0) fed with weight 1 from each window;
+  population of IF neurons (threshold 0.5, reset to 0) fed by an ``sf.Pool2d(mode="max")``
+  projection of weight 1 (each neuron gets 1 at a step where any cell of its window spiked);
 * a recurrent layer's ``w_rec`` becomes a projection onto itself with delay ``dt`` (torch
   feeds ``z[t-1]`` at step ``t``: exactly one step).
 
@@ -252,15 +255,26 @@ def _pair(v: Any) -> Tuple[int, int]:
     return int(v), int(v)
 
 
-def _conv_operator(layer: Any, shape: Tuple[int, ...], where: str) -> Tuple[Any, Any, Tuple[int, ...]]:
-    """Explicit synapses of a Conv2d: operator [C*H*W, Co*Ho*Wo], bias, output shape."""
+@dataclass
+class _ConvGeometry:
+    """A torch Conv2d's geometry on a given input shape."""
+
+    in_shape: Tuple[int, int, int]
+    out_shape: Tuple[int, int, int]
+    kernel: Tuple[int, int]
+    stride: Tuple[int, int]
+    padding: Tuple[int, int]
+    dilation: Tuple[int, int]
+    symmetric: bool  # False: "same" padding with an odd total (torch pads one more at the end)
+
+
+def _conv_geometry(layer: Any, shape: Tuple[int, ...], where: str) -> _ConvGeometry:
+    """Check a Conv2d against its input shape and compute its output shape."""
     if len(shape) != 3:
         raise UnsupportedLayerError(f"{where}: Conv2d needs a (C, H, W) input, got shape {shape}")
     c, h, w = shape
     if layer.in_channels != c:
         raise UnsupportedLayerError(f"{where}: Conv2d expects {layer.in_channels} channels, the layer before gives {c}")
-    if layer.groups != 1:
-        raise UnsupportedLayerError(f"{where}: Conv2d with groups={layer.groups} is not supported (only groups=1)")
     if layer.padding_mode != "zeros":
         raise UnsupportedLayerError(f"{where}: Conv2d padding_mode={layer.padding_mode!r} is not supported (only 'zeros')")
     kh, kw = layer.kernel_size
@@ -280,7 +294,23 @@ def _conv_operator(layer: Any, shape: Tuple[int, ...], where: str) -> Tuple[Any,
         wo = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
     if ho <= 0 or wo <= 0:
         raise UnsupportedLayerError(f"{where}: Conv2d output would be empty for input {shape}")
-    co = layer.out_channels
+    symmetric = not (layer.padding == "same" and (dh * (kh - 1) % 2 or dw * (kw - 1) % 2))
+    return _ConvGeometry((c, h, w), (layer.out_channels, ho, wo), (kh, kw), (sh, sw), (ph, pw), (dh, dw), symmetric)
+
+
+def _conv_operator(layer: Any, shape: Tuple[int, ...], where: str) -> Tuple[Any, Any, Tuple[int, ...]]:
+    """Explicit synapses of a Conv2d: operator [C*H*W, Co*Ho*Wo], bias, output shape."""
+    g = _conv_geometry(layer, shape, where)
+    if layer.groups != 1:
+        raise UnsupportedLayerError(
+            f"{where}: Conv2d with groups={layer.groups} is supported only as a shared-weight projection "
+            "(alone or with batch norm between two spiking layers, shared_weights=True)")
+    c, h, w = g.in_shape
+    co, ho, wo = g.out_shape
+    kh, kw = g.kernel
+    sh, sw = g.stride
+    ph, pw = g.padding
+    dh, dw = g.dilation
     weight = layer.weight.detach().double().cpu().numpy()  # (co, c, kh, kw)
     pres, posts, ws = [], [], []
     oy, ox = np.meshgrid(np.arange(ho), np.arange(wo), indexing="ij")
@@ -351,6 +381,43 @@ def _avgpool_operator(layer: Any, shape: Tuple[int, ...], where: str) -> Tuple[A
     return _sparse(pre, post, w, int(np.prod(shape)), int(np.prod(out_shape))), out_shape
 
 
+def _avgpool_shape(layer: Any, shape: Tuple[int, ...], where: str) -> Tuple[int, ...]:
+    """Check an AvgPool2d (as ``_avgpool_operator`` does) and give its output shape."""
+    if layer.ceil_mode:
+        raise UnsupportedLayerError(f"{where}: AvgPool2d with ceil_mode=True is not supported")
+    p = _pair(layer.padding)
+    if p != (0, 0) and not layer.count_include_pad:
+        raise UnsupportedLayerError(f"{where}: AvgPool2d with padding and count_include_pad=False is not supported")
+    if len(shape) != 3:
+        raise UnsupportedLayerError(f"{where}: AvgPool2d needs a (C, H, W) input, got shape {shape}")
+    k = _pair(layer.kernel_size)
+    s = _pair(layer.stride if layer.stride is not None else layer.kernel_size)
+    c, h, w = shape
+    ho, wo = (h + 2 * p[0] - k[0]) // s[0] + 1, (w + 2 * p[1] - k[1]) // s[1] + 1
+    if ho <= 0 or wo <= 0:
+        raise UnsupportedLayerError(f"{where}: AvgPool2d output would be empty for input {shape}")
+    return (c, ho, wo)
+
+
+def _batchnorm_fold(m: Any, shape: Tuple[int, ...], where: str) -> Tuple[Any, Any]:
+    """Per-feature ``(scale, shift)`` (float64 tensors) of an eval-mode batch norm."""
+    import torch
+
+    if m.training:
+        raise UnsupportedLayerError(
+            f"{where}: batch norm in training mode uses batch statistics; call model.eval() first")
+    if m.running_mean is None:
+        raise UnsupportedLayerError(f"{where}: batch norm without running statistics cannot be folded")
+    scale = (m.weight.detach().double() if m.affine else torch.ones(m.num_features, dtype=torch.float64))
+    scale = scale / torch.sqrt(m.running_var.double() + m.eps)
+    shift = (m.bias.detach().double() if m.affine else torch.zeros(m.num_features, dtype=torch.float64))
+    shift = shift - m.running_mean.double() * scale
+    size = int(np.prod(shape))
+    if (size // m.num_features) * m.num_features != size:
+        raise UnsupportedLayerError(f"{where}: {m.num_features} features do not fit shape {shape}")
+    return scale, shift
+
+
 def _per_neuron(value: Any, shape: Tuple[int, ...], what: str, where: str) -> np.ndarray:
     """A layer parameter (float or tensor broadcastable to ``shape``) as a flat float64 array."""
     arr = _numpy(value).astype(np.float64) if hasattr(value, "detach") else np.asarray(value, dtype=np.float64)
@@ -369,8 +436,8 @@ def _scalar_or_array(a: np.ndarray) -> Union[float, np.ndarray]:
 
 
 def deploy(model: Any, dt: float = 1.0, *, input_shape: Optional[Sequence[int]] = None,
-           seed: int = 0, dense_threshold: float = 0.25, _source: Optional[Tuple[Any, Any]] = None
-           ) -> DeployedNetwork:
+           seed: int = 0, dense_threshold: float = 0.25, shared_weights: bool = True,
+           _source: Optional[Tuple[Any, Any]] = None) -> DeployedNetwork:
     """Turn a trained spikeflow.torch SNN into an engine network in grid mode.
 
     Args:
@@ -385,6 +452,10 @@ def deploy(model: Any, dt: float = 1.0, *, input_shape: Optional[Sequence[int]] 
         seed: the network's seed (nothing random is drawn; kept for reproducibility).
         dense_threshold: a composed weight matrix denser than this becomes an ``AllToAll``
             projection with a weight matrix, otherwise explicit ``FromArrays`` synapses.
+        shared_weights: keep a ``Conv2d`` (with the batch norm after it) or an ``AvgPool2d``
+            that sits alone between two spiking layers as a shared-weight ``sf.Conv2d`` /
+            ``sf.Pool2d`` projection (kernel only), and max pooling as ``sf.Pool2d(mode="max")``;
+            ``False`` stores every synapse explicitly (same spikes, more memory).
 
     Returns:
         A :class:`DeployedNetwork`.
@@ -429,14 +500,19 @@ def deploy(model: Any, dt: float = 1.0, *, input_shape: Optional[Sequence[int]] 
     pre_size = n_in
     op: Operator = None          # linear map from pre_pop's outputs to the current tensor
     bias: Any = None             # bias of the current tensor (float64 [n]) or None
+    shared: Optional[List[Tuple[Any, Tuple[int, ...], str]]] = None  # kept shared-weight chain
     layers: List[DeployedLayer] = []
     depth = 0
 
     def where_of(i: int, name: str, m: Any) -> str:
         return f"layer {i} ({name}: {type(m).__name__})"
 
-    def connect(post: Any, post_size: int, lay: DeployedLayer) -> None:
+    def connect(post: Any, post_size: int, lay: DeployedLayer, kept: Any = None) -> None:
         nonlocal op
+        if kept is not None:
+            connector, kernel, _ = kept
+            lay.projections.append(net.connect(pre_pop, post, connector, weight=kernel, delay=dt))
+            return
         if op is None:
             if pre_size != post_size:
                 raise UnsupportedLayerError(f"{lay.name}: size {post_size} differs from its input {pre_size}")
@@ -464,6 +540,96 @@ def deploy(model: Any, dt: float = 1.0, *, input_shape: Optional[Sequence[int]] 
         for j, v in enumerate(vals):
             net.add_current(pop, times=[(k - 1) * dt], amplitudes=[float(v)], ids=nz[inv == j])
 
+    def compose(m: Any, shape: Tuple[int, ...], where: str) -> Tuple[int, ...]:
+        """Fold linear layer ``m`` into the explicit operator ``op`` and ``bias``; its output shape."""
+        nonlocal op, bias
+        if isinstance(m, torch.nn.Linear):
+            if len(shape) != 1 or shape[0] != m.in_features:
+                raise UnsupportedLayerError(
+                    f"{where}: Linear({m.in_features}, ...) gets a per-sample input of shape {shape}; "
+                    "add a Flatten before it")
+            mat = m.weight.detach().double().cpu().t().contiguous()
+            op = _compose(op, mat)
+            bias = _apply_bias(bias, mat)
+            if m.bias is not None:
+                lb = m.bias.detach().double().cpu()
+                bias = lb.clone() if bias is None else bias + lb
+            return (m.out_features,)
+        if isinstance(m, torch.nn.Conv2d):
+            cm, cb, shape_out = _conv_operator(m, shape, where)
+            op = _compose(op, cm)
+            bias = _apply_bias(bias, cm)
+            if cb is not None:
+                bias = cb if bias is None else bias + cb
+            return shape_out
+        if isinstance(m, torch.nn.AvgPool2d):
+            pm, shape_out = _avgpool_operator(m, shape, where)
+            op = _compose(op, pm)
+            bias = _apply_bias(bias, pm)
+            return shape_out
+        size = int(np.prod(shape))
+        scale, shift = _batchnorm_fold(m, shape, where)
+        per = size // m.num_features
+        s = scale.repeat_interleave(per)
+        diag = torch.sparse_coo_tensor(torch.arange(size).repeat(2, 1), s, (size, size),
+                                       check_invariants=False).coalesce()
+        op = _compose(op, diag)
+        bias = _apply_bias(bias, diag)
+        sh = shift.repeat_interleave(per)
+        bias = sh if bias is None else bias + sh
+        return shape
+
+    def linear(m: Any, shape: Tuple[int, ...], where: str) -> Tuple[int, ...]:
+        """A linear layer: kept as a shared-weight projection when it can be (a Conv2d or an
+        AvgPool2d first in its chain, batch norm after a Conv2d), else composed."""
+        nonlocal shared
+        if shared is not None:
+            first = shared[0][0]
+            if (isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)) and len(shared) == 1
+                    and isinstance(first, torch.nn.Conv2d) and len(shape) == 3
+                    and m.num_features == shape[0]):
+                _batchnorm_fold(m, shape, where)  # checks now, folded at the spiking layer
+                shared.append((m, shape, where))
+                return shape
+            pending, shared = shared, None  # anything else: compose what was kept
+            for pm, pshape, pwhere in pending:
+                compose(pm, pshape, pwhere)
+        if shared_weights and op is None and bias is None:
+            if isinstance(m, torch.nn.Conv2d):
+                g = _conv_geometry(m, shape, where)
+                if g.symmetric:
+                    shared = [(m, shape, where)]
+                    return g.out_shape
+            if isinstance(m, torch.nn.AvgPool2d):
+                shape_out = _avgpool_shape(m, shape, where)
+                shared = [(m, shape, where)]
+                return shape_out
+        return compose(m, shape, where)
+
+    def shared_projection() -> Tuple[Any, np.ndarray, Any]:
+        """(connector, kernel, bias) of the kept shared-weight chain (bias as ``compose`` gives it)."""
+        m, shape, where = shared[0]
+        if isinstance(m, torch.nn.AvgPool2d):
+            k = _pair(m.kernel_size)
+            pool = sf.Pool2d(shape, k, stride=_pair(m.stride if m.stride is not None else m.kernel_size),
+                             padding=_pair(m.padding), divisor=float(m.divisor_override or (k[0] * k[1])))
+            return pool, 1.0, None
+        g = _conv_geometry(m, shape, where)
+        conv = sf.Conv2d(shape, g.out_shape[0], g.kernel, stride=g.stride, padding=g.padding,
+                         dilation=g.dilation, groups=m.groups)
+        kernel = m.weight.detach().double().cpu()
+        b = None
+        if m.bias is not None:
+            b = torch.as_tensor(np.repeat(m.bias.detach().double().cpu().numpy(), g.out_shape[1] * g.out_shape[2]))
+        if len(shared) == 2:
+            bn, bshape, bwhere = shared[1]
+            scale, shift = _batchnorm_fold(bn, bshape, bwhere)
+            per = g.out_shape[1] * g.out_shape[2]
+            kernel = kernel * scale.view(-1, 1, 1, 1)
+            sh = shift.repeat_interleave(per)
+            b = sh if b is None else b * scale.repeat_interleave(per) + sh
+        return conv, kernel.numpy(), b
+
     for i, (name, m) in enumerate(mods):
         where = where_of(i, name, m)
         size = int(np.prod(shape))
@@ -476,56 +642,12 @@ def deploy(model: Any, dt: float = 1.0, *, input_shape: Optional[Sequence[int]] 
             raise UnsupportedLayerError(
                 f"{where}: torch.nn.Flatten on [T, B, ...] input would merge the batch axis; use "
                 "spikeflow.torch.Flatten")
-        if isinstance(m, torch.nn.Linear):
-            if len(shape) != 1 or shape[0] != m.in_features:
-                raise UnsupportedLayerError(
-                    f"{where}: Linear({m.in_features}, ...) gets a per-sample input of shape {shape}; "
-                    "add a Flatten before it")
-            mat = m.weight.detach().double().cpu().t().contiguous()
-            op = _compose(op, mat)
-            bias = _apply_bias(bias, mat)
-            if m.bias is not None:
-                lb = m.bias.detach().double().cpu()
-                bias = lb.clone() if bias is None else bias + lb
-            shape = (m.out_features,)
-            continue
-        if isinstance(m, torch.nn.Conv2d):
-            cm, cb, shape_out = _conv_operator(m, shape, where)
-            op = _compose(op, cm)
-            bias = _apply_bias(bias, cm)
-            if cb is not None:
-                bias = cb if bias is None else bias + cb
-            shape = shape_out
-            continue
-        if isinstance(m, torch.nn.AvgPool2d):
-            pm, shape_out = _avgpool_operator(m, shape, where)
-            op = _compose(op, pm)
-            bias = _apply_bias(bias, pm)
-            shape = shape_out
-            continue
-        if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
-            if m.training:
-                raise UnsupportedLayerError(
-                    f"{where}: batch norm in training mode uses batch statistics; call model.eval() first")
-            if m.running_mean is None:
-                raise UnsupportedLayerError(f"{where}: batch norm without running statistics cannot be folded")
-            scale = (m.weight.detach().double() if m.affine else torch.ones(m.num_features, dtype=torch.float64))
-            scale = scale / torch.sqrt(m.running_var.double() + m.eps)
-            shift = (m.bias.detach().double() if m.affine else torch.zeros(m.num_features, dtype=torch.float64))
-            shift = shift - m.running_mean.double() * scale
-            per = size // m.num_features
-            if per * m.num_features != size:
-                raise UnsupportedLayerError(f"{where}: {m.num_features} features do not fit shape {shape}")
-            s = scale.repeat_interleave(per)
-            diag = torch.sparse_coo_tensor(torch.arange(size).repeat(2, 1), s, (size, size),
-                                           check_invariants=False).coalesce()
-            op = _compose(op, diag)
-            bias = _apply_bias(bias, diag)
-            sh = shift.repeat_interleave(per)
-            bias = sh if bias is None else bias + sh
+        if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d, torch.nn.AvgPool2d, torch.nn.BatchNorm1d,
+                          torch.nn.BatchNorm2d)):
+            shape = linear(m, shape, where)
             continue
         if isinstance(m, torch.nn.MaxPool2d):
-            if op is not None or bias is not None:
+            if op is not None or bias is not None or shared is not None:
                 raise UnsupportedLayerError(
                     f"{where}: MaxPool2d after a linear layer pools currents (max is not linear); "
                     "put max pooling directly after a spiking layer, where it is a logical OR")
@@ -535,13 +657,17 @@ def deploy(model: Any, dt: float = 1.0, *, input_shape: Optional[Sequence[int]] 
             s = _pair(m.stride if m.stride is not None else m.kernel_size)
             pre, post, shape_out = _pool_windows(k, s, _pair(m.padding), shape, where, "MaxPool2d")
             n_out = int(np.prod(shape_out))
+            pool = sf.Pool2d(shape, k, stride=s, padding=_pair(m.padding), mode="max")
             depth += 1
             lname = f"{i}:MaxPool2d"
             pop = net.add_population(n_out, sf.IF(v_th=0.5, v_reset=0.0, reset="value", t_ref=0.0, c_m=dt),
                                      name=lname)
             lay = DeployedLayer(lname, m, pop, depth, shape_out)
-            lay.projections.append(net.connect(pre_pop, pop, sf.FromArrays(
-                pre=pre, post=post, weight=np.ones(pre.size), delay=dt)))
+            if shared_weights:
+                lay.projections.append(net.connect(pre_pop, pop, pool, weight=1.0, delay=dt))
+            else:
+                lay.projections.append(net.connect(pre_pop, pop, sf.FromArrays(
+                    pre=pre, post=post, weight=np.ones(pre.size), delay=dt)))
             layers.append(lay)
             pre_pop, pre_size, shape = pop, n_out, shape_out
             continue
@@ -566,6 +692,10 @@ def deploy(model: Any, dt: float = 1.0, *, input_shape: Optional[Sequence[int]] 
                 raise UnsupportedLayerError(f"{where}: beta must lie in (0, 1] (got {beta.min()}..{beta.max()})")
             if np.any(beta == 1) and np.any(beta < 1):
                 raise UnsupportedLayerError(f"{where}: a mixture of leaky (beta < 1) and non-leaky neurons")
+            kept = None
+            if shared is not None:
+                kept, shared = shared_projection(), None
+                bias = kept[2]
             total_bias = lif_bias.copy()
             if bias is not None:
                 total_bias += bias.cpu().numpy()
@@ -584,7 +714,7 @@ def deploy(model: Any, dt: float = 1.0, *, input_shape: Optional[Sequence[int]] 
                                 i_e=_scalar_or_array(const), synapse="delta", reset=p.reset)
             pop = net.add_population(n, model_, name=lname)
             lay = DeployedLayer(lname, m, pop, depth, shape)
-            connect(pop, n, lay)
+            connect(pop, n, lay, kept)
             if depth > 1:
                 add_bias_currents(pop, total_bias, depth)
             if isinstance(m, tn.RecurrentLIF):
@@ -599,14 +729,14 @@ def deploy(model: Any, dt: float = 1.0, *, input_shape: Optional[Sequence[int]] 
             continue
         raise UnsupportedLayerError(f"{where}: {_why_not(m)}")
 
-    if op is not None or bias is not None:
+    if op is not None or bias is not None or shared is not None:
         raise UnsupportedLayerError(
             "the model ends in a linear layer; deploy needs a spiking output layer (LIF/IF) whose "
             "spikes the engine counts")
     if not layers:
         raise UnsupportedLayerError("the model has no spiking layer (LIF/IF)")
     opts = {"dt": dt, "input_shape": tuple(int(s) for s in input_shape), "seed": seed,
-            "dense_threshold": dense_threshold}
+            "dense_threshold": dense_threshold, "shared_weights": shared_weights}
     return DeployedNetwork(net, src, layers, dt, tuple(int(s) for s in input_shape), model, opts)
 
 
