@@ -213,6 +213,22 @@ def test_rewiring_with_stdp_is_deterministic_and_resumable(dt):
     assert snapshot(*other)[:2] != sa[:2]
 
 
+@pytest.mark.parametrize("dt", [0.1, None])
+def test_save_load_continue_equals_an_uninterrupted_run(dt, tmp_path):
+    a = learning_net(dt)
+    a[0].run(1000.0)
+    b = learning_net(dt)
+    b[0].run(450.0)
+    b[0].save(tmp_path / "rewiring.sfck")
+    c = sf.load(tmp_path / "rewiring.sfck")
+    c.run(550.0)
+    proj = c.projections[0]
+    sa, sc = snapshot(*a), snapshot(c, proj, c.recorders[0])
+    assert sa == sc
+    proj.normalize()  # the connect-time target came back too
+    np.testing.assert_allclose(np.bincount(proj.post, weights=proj.weights), 5.0, atol=1e-9)
+
+
 def test_rewiring_structure_survives_reset_and_weights_can_be_written():
     net, proj, _ = learning_net(0.1)
     net.run(800.0)

@@ -401,15 +401,6 @@ impl State {
     }
 }
 
-/// Length of projection `k`'s plastic state when it rewires (its reserved slots).
-pub fn rewired_len(model: &Model, k: usize) -> Option<usize> {
-    let p = &model.projs[k];
-    model
-        .homeostasis(k)
-        .and_then(|h| h.rewiring.as_ref())
-        .map(|rw| rw.slots(model.pops[p.pre].n))
-}
-
 /// Does the homeostasis side of `state` fit `model` (a loaded checkpoint)?
 pub fn check_runtime(model: &Model, state: &State) -> std::result::Result<(), String> {
     let rt = &state.homeo;
