@@ -413,7 +413,11 @@ pub fn check_runtime(model: &Model, state: &State) -> std::result::Result<(), St
     }
     for (k, pr) in model.projs.iter().enumerate() {
         let cfg = model.homeostasis(k).and_then(|h| h.rewiring.as_ref());
-        let ok = match (cfg, rt.rewire(k), state.plastic.get(k).and_then(Option::as_ref)) {
+        let ok = match (
+            cfg,
+            rt.rewire(k),
+            state.plastic.get(k).and_then(Option::as_ref),
+        ) {
             (None, None, _) => true,
             (Some(cfg), Some(rw), Some(st)) => {
                 rt.rewiring.contains(&k)

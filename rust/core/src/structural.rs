@@ -462,8 +462,12 @@ impl RewireState {
             || self.n_pre as usize != n_pre
             || self.n_post as usize != n_post
             || self.len.len() != n_pre
-            || [self.targets.len(), self.in_pos.len(), self.below.len(), self.gen.len()]
-                != [n_slots; 4]
+            || [
+                self.targets.len(),
+                self.in_pos.len(),
+                self.below.len(),
+                self.gen.len(),
+            ] != [n_slots; 4]
             || st.weights.len() != n_slots
             || st.syn_group.len() != n_slots
             || st.in_syn.len() != n_post * cap_in
