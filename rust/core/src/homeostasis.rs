@@ -406,7 +406,10 @@ pub fn check_runtime(model: &Model, state: &State) -> std::result::Result<(), St
     let rt = &state.homeo;
     let n = model.projs.len();
     if !(rt.rewire.is_empty() || rt.rewire.len() == n)
-        || rt.clocks.iter().any(|c| c.proj >= n || !(c.every > 0.0))
+        || rt
+            .clocks
+            .iter()
+            .any(|c| c.proj >= n || c.every.is_nan() || c.every <= 0.0)
         || rt.rewiring.iter().any(|&k| k >= n)
     {
         return Err("normalisation or rewiring state out of range".into());
