@@ -32,10 +32,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
-
 import spikeflow as sf
 from spikeflow.data import load_mnist
+from tqdm import tqdm
 
 N_INPUT, DT = 784, 0.5
 PRESENT_MS, REST_MS = 350.0, 150.0

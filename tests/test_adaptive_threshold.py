@@ -3,7 +3,6 @@ import math
 
 import numpy as np
 import pytest
-
 import spikeflow as sf
 
 
@@ -13,7 +12,7 @@ def _reference_spikes(i_e, tau_m, c_m, v_th, theta_plus, tau_theta, t_end):
     vinf = i_e * tau_m / c_m
     t0, theta0, out = 0.0, 0.0, []
     while True:
-        def f(s):
+        def f(s, theta0=theta0):
             v = vinf * (1.0 - math.exp(-s / tau_m))
             th = v_th + theta0 * (math.exp(-s / tau_theta) if math.isfinite(tau_theta) else 1.0)
             return v - th
