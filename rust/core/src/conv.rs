@@ -395,7 +395,7 @@ impl ConvPlastic {
         mut add: impl FnMut(u32, f64),
     ) {
         let before = if self.pre_last[i].is_finite() {
-            self.pre_after[i] * (-(t - self.pre_last[i]) / rule.tau_plus).exp()
+            self.pre_after[i] * rule.decay_plus(t - self.pre_last[i])
         } else {
             0.0
         };
@@ -416,7 +416,7 @@ impl ConvPlastic {
         conv.for_each_target(i, |j, k| {
             let ju = j as usize;
             let y = if post_last[ju].is_finite() {
-                post_trace[ju] * (-(t - post_last[ju]) / rule.tau_minus).exp()
+                post_trace[ju] * rule.decay_minus(t - post_last[ju])
             } else {
                 0.0
             };
@@ -440,7 +440,11 @@ impl ConvPlastic {
                 0.0
             }
         };
-        let fast = decay(self.post_trace[j], rule.tau_minus);
+        let fast = if seen {
+            self.post_trace[j] * rule.decay_minus(t - self.post_last[j])
+        } else {
+            0.0
+        };
         let slow = if rule.a3_plus != 0.0 {
             decay(self.post_slow[j], rule.tau_y)
         } else {
@@ -458,7 +462,7 @@ impl ConvPlastic {
             let x = if last == t {
                 pre_before[i]
             } else if last.is_finite() {
-                pre_after[i] * (-(t - last) / rule.tau_plus).exp()
+                pre_after[i] * rule.decay_plus(t - last)
             } else {
                 0.0
             };
@@ -733,8 +737,11 @@ impl Model {
         proj.targets = Vec::new();
         proj.weights = Weights::PerSynapse(kernel);
         proj.conv = Some(Box::new(conv));
-        if let Some(r) = rule {
+        if let Some(mut r) = rule {
             crate::plasticity::check_bounds(&r, &proj)?;
+            if let Some(dt) = self.dt {
+                r.tabulate(dt);
+            }
             proj.plasticity = Some(r);
         }
         self.projs.push(proj);

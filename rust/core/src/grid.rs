@@ -778,7 +778,10 @@ fn draw_counts(ps: &mut PoissonState, n: usize, p32: u32, out: &mut Vec<(u32, u3
                         Some(top) => top,
                         None => ps.sampler.as_ref().map_or(0.0, |s| s.mean()),
                     };
-                    let (first, norm) = (mean * (-mean).exp(), -(-mean).exp_m1());
+                    if ps.positive.0 != mean {
+                        ps.positive = (mean, mean * (-mean).exp(), -(-mean).exp_m1());
+                    }
+                    let (_, first, norm) = ps.positive;
                     let mut j = skip;
                     while j < n {
                         let mut c = positive_poisson(&mut ps.rng, mean, first, norm);

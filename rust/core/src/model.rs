@@ -302,8 +302,11 @@ impl Model {
             index,
         };
         let mut proj = connect::build(spec, &e)?;
-        if let Some(r) = rule {
+        if let Some(mut r) = rule {
             crate::plasticity::check_bounds(&r, &proj)?;
+            if let Some(dt) = self.dt {
+                r.tabulate(dt);
+            }
             proj.plasticity = Some(r);
             proj.dopamine = dopamine;
         }

@@ -44,6 +44,39 @@ pub struct StdpRule {
     pub a3_minus: f64,
     /// Reward modulation: pairings feed an eligibility trace instead of the weight.
     pub reward: Option<Reward>,
+    /// Grid only: the pair traces' decay factors per whole number of steps (filled when the
+    /// projection is added to a model with a grid; empty means compute each factor).
+    #[serde(default)]
+    pub tables: TraceTables,
+}
+
+/// Decay factors `exp(-k dt / tau)` of the pair traces for `k` steps: on a grid every time
+/// difference is a whole number of steps, so a table replaces an `exp` per synapse and spike.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TraceTables {
+    inv_dt: f64,
+    plus: Vec<f64>,
+    minus: Vec<f64>,
+}
+
+/// Longest tabulated gap (steps); older traces are decayed with `exp` (or are ~0 anyway).
+const TABLE_STEPS: usize = 8192;
+
+impl TraceTables {
+    fn table(tau: f64, dt: f64) -> Vec<f64> {
+        let n = ((20.0 * tau / dt).ceil() as usize + 1).min(TABLE_STEPS);
+        (0..n).map(|k| (-(k as f64 * dt) / tau).exp()).collect()
+    }
+
+    #[inline(always)]
+    fn factor(table: &[f64], inv_dt: f64, d: f64, tau: f64) -> f64 {
+        // Round to the nearest step with a cast (`round` is a libm call on baseline x86-64).
+        let x = d * inv_dt + 0.5;
+        match table.get(x as usize) {
+            Some(&f) if x >= 0.0 => f,
+            _ => (-d / tau).exp(),
+        }
+    }
 }
 
 /// Reward-modulated STDP (Izhikevich 2007; NEST `stdp_dopamine_synapse`): each synapse keeps
@@ -59,6 +92,27 @@ pub struct Reward {
 }
 
 impl StdpRule {
+    /// Tabulate the pair traces' decay for a grid of step `dt` (ms).
+    pub fn tabulate(&mut self, dt: f64) {
+        self.tables = TraceTables {
+            inv_dt: 1.0 / dt,
+            plus: TraceTables::table(self.tau_plus, dt),
+            minus: TraceTables::table(self.tau_minus, dt),
+        };
+    }
+
+    /// `exp(-d / tau_plus)` (the presynaptic trace's decay over `d` ms).
+    #[inline(always)]
+    pub fn decay_plus(&self, d: f64) -> f64 {
+        TraceTables::factor(&self.tables.plus, self.tables.inv_dt, d, self.tau_plus)
+    }
+
+    /// `exp(-d / tau_minus)` (the postsynaptic trace's decay over `d` ms).
+    #[inline(always)]
+    pub fn decay_minus(&self, d: f64) -> f64 {
+        TraceTables::factor(&self.tables.minus, self.tables.inv_dt, d, self.tau_minus)
+    }
+
     pub fn validate(&self) -> Result<()> {
         for (name, v) in [
             ("tau_plus", self.tau_plus),
@@ -340,7 +394,7 @@ impl PlasticState {
     ) {
         let g = self.syn_group[start] as usize;
         let before = if self.pre_last[g].is_finite() {
-            self.pre_after[g] * (-(t - self.pre_last[g]) / rule.tau_plus).exp()
+            self.pre_after[g] * rule.decay_plus(t - self.pre_last[g])
         } else {
             0.0
         };
@@ -362,7 +416,7 @@ impl PlasticState {
         for s in start..end {
             let i = targets[s] as usize;
             let y = if self.post_last[i].is_finite() {
-                self.post_trace[i] * (-(t - self.post_last[i]) / rule.tau_minus).exp()
+                self.post_trace[i] * rule.decay_minus(t - self.post_last[i])
             } else {
                 0.0
             };
@@ -393,7 +447,11 @@ impl PlasticState {
                 0.0
             }
         };
-        let fast = decay(self.post_trace[i], rule.tau_minus);
+        let fast = if seen {
+            self.post_trace[i] * rule.decay_minus(t - self.post_last[i])
+        } else {
+            0.0
+        };
         let slow = if rule.a3_plus != 0.0 {
             decay(self.post_slow[i], rule.tau_y)
         } else {
@@ -412,7 +470,7 @@ impl PlasticState {
             let x = if last == t {
                 self.pre_before[g]
             } else if last.is_finite() {
-                self.pre_after[g] * (-(t - last) / rule.tau_plus).exp()
+                self.pre_after[g] * rule.decay_plus(t - last)
             } else {
                 0.0
             };
@@ -464,6 +522,7 @@ mod tests {
             a3_plus: 0.0,
             a3_minus: 0.0,
             reward: None,
+            tables: Default::default(),
         }
     }
 

@@ -21,6 +21,10 @@ pub(crate) struct PoissonState {
     /// Sparse drive with per-source means: candidates are drawn at the largest mean and each
     /// of their events kept with probability `means[j] / thin` (exact Poisson thinning).
     pub thin: Option<f64>,
+    /// Constants of the positive-count draw for the mean they were computed for:
+    /// (mean, P(X = 1), P(X >= 1)) (recomputed when the mean changes; not saved).
+    #[serde(skip)]
+    pub positive: (f64, f64, f64),
     /// Grid: every outgoing projection has this one delay (steps), so counts are drawn at
     /// arrival and added to the targets directly, without queueing (same distribution).
     pub direct: Option<i64>,
@@ -262,6 +266,7 @@ impl State {
                             means: Vec::new(),
                             skip: None,
                             thin: None,
+                            positive: (0.0, 0.0, 0.0),
                             direct,
                             one_to_one,
                             buffer: Vec::new(),
@@ -730,7 +735,8 @@ pub(crate) fn geometric(rng: &mut Stream, mean: f64) -> u64 {
     if mean <= 0.0 {
         return u64::MAX;
     }
-    let x = (rng::open01(rng).ln() / -mean).floor();
+    // x >= 0: truncation is the floor (a cast, not a libm call on baseline x86-64).
+    let x = rng::open01(rng).ln() / -mean;
     if x >= 1e18 {
         u64::MAX
     } else {

@@ -169,6 +169,7 @@ fn stdp_rule(t: &Bound<'_, PyTuple>) -> PyResult<StdpRule> {
         } else {
             None
         },
+        tables: Default::default(),
     })
 }
 
