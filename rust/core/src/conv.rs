@@ -31,7 +31,7 @@ use crate::error::{param_err, Error, Result};
 use crate::model::Model;
 use crate::plasticity::StdpRule;
 use crate::queue::Entry;
-use crate::state::{PopState, State};
+use crate::state::State;
 use crate::synapses::{Projection, Weights};
 use serde::{Deserialize, Serialize};
 
@@ -394,23 +394,14 @@ impl ConvPlastic {
         count: u32,
         mut add: impl FnMut(u32, f64),
     ) {
-        let before = if self.pre_last[i].is_finite() {
-            self.pre_after[i] * rule.decay_plus(t - self.pre_last[i])
-        } else {
-            0.0
-        };
-        if self.pre_last[i] != t {
-            self.pre_before[i] = before;
-        }
-        let slow = if rule.a3_minus != 0.0 && self.pre_last[i].is_finite() {
-            self.pre_slow[i] * (-(t - self.pre_last[i]) / rule.tau_x).exp()
-        } else {
-            0.0
-        };
-        let amplitude = rule.a_minus + rule.a3_minus * slow;
-        self.pre_slow[i] = rule.bump(slow, count);
-        self.pre_after[i] = rule.bump(before, count);
-        self.pre_last[i] = t;
+        let amplitude = rule.at_pre_arrival(
+            &mut self.pre_last[i],
+            &mut self.pre_after[i],
+            &mut self.pre_before[i],
+            &mut self.pre_slow[i],
+            t,
+            count,
+        );
         let (post_last, post_trace, weights) =
             (&self.post_last, &self.post_trace, &mut self.weights);
         conv.for_each_target(i, |j, k| {
@@ -432,25 +423,8 @@ impl ConvPlastic {
     /// Target `j` fires at `t`: potentiate the kernel element of each incoming synapse with
     /// its source's trace (arrivals at exactly `t` excluded), then bump the target's traces.
     fn post_spike(&mut self, rule: &StdpRule, conv: &Conv, j: usize, t: f64) {
-        let seen = self.post_last[j].is_finite();
-        let decay = |trace: f64, tau: f64| {
-            if seen {
-                trace * (-(t - self.post_last[j]) / tau).exp()
-            } else {
-                0.0
-            }
-        };
-        let fast = if seen {
-            self.post_trace[j] * rule.decay_minus(t - self.post_last[j])
-        } else {
-            0.0
-        };
-        let slow = if rule.a3_plus != 0.0 {
-            decay(self.post_slow[j], rule.tau_y)
-        } else {
-            0.0
-        };
-        let amplitude = rule.a_plus + rule.a3_plus * slow;
+        let (fast, slow, amplitude) =
+            rule.at_post_spike(self.post_trace[j], self.post_slow[j], self.post_last[j], t);
         let (pre_last, pre_after, pre_before, weights) = (
             &self.pre_last,
             &self.pre_after,
@@ -458,14 +432,7 @@ impl ConvPlastic {
             &mut self.weights,
         );
         conv.for_each_source(j, |i, k| {
-            let last = pre_last[i];
-            let x = if last == t {
-                pre_before[i]
-            } else if last.is_finite() {
-                pre_after[i] * rule.decay_plus(t - last)
-            } else {
-                0.0
-            };
+            let x = rule.pre_trace_at(pre_last[i], pre_after[i], pre_before[i], t);
             if x > 0.0 {
                 weights[k] = rule.facilitate(weights[k], x, amplitude);
             }
@@ -544,26 +511,8 @@ impl State {
         counts.synaptic_events[k] += conv.fan_out(i) as u64 * e.mult as u64;
         counts.deliveries += 1;
         let epoch = *epoch;
-        let ps = &mut pops[pr.post];
-        let split = ps.split;
-        let PopState {
-            inbox,
-            inh,
-            touched,
-            n_touched,
-            ..
-        } = ps;
-        let mut add = |t: u32, w: f64| {
-            let b = &mut inbox[t as usize];
-            if split && w < 0.0 {
-                inh[t as usize] += w;
-            } else {
-                b.ex += w;
-            }
-            touched[*n_touched] = t;
-            *n_touched += usize::from(b.stamp != epoch);
-            b.stamp = epoch;
-        };
+        let mut inputs = pops[pr.post].inputs(epoch);
+        let mut add = |t: u32, w: f64| inputs.add(t, w);
         let cs = convs[k].as_mut().expect("conv state");
         let kernel: &[f32] = match &pr.weights {
             Weights::PerSynapse(w) => w,
@@ -658,13 +607,7 @@ impl Model {
                 );
             }
         }
-        let (n_pre, n_post) = (self.pop(pre)?.n, self.pop(post)?.n);
-        if self.pops[post].dynamics().is_none() {
-            return Err(Error::InvalidConnection(format!(
-                "population '{}' is a source and cannot receive synapses; connect into a neuron population",
-                self.pops[post].name
-            )));
-        }
+        let (n_pre, n_post) = self.endpoint_sizes(pre, post)?;
         let what = match (spec.mode, conv.groups == conv.in_shape[0]) {
             (ConvMode::Max, _) => "max pooling",
             (ConvMode::Sum, true) if conv.in_shape[0] == conv.out_shape[0] => {

@@ -254,6 +254,18 @@ impl Model {
         })
     }
 
+    /// Sizes of a projection's two populations; the target must be able to receive synapses.
+    pub(crate) fn endpoint_sizes(&self, pre: usize, post: usize) -> Result<(usize, usize)> {
+        let (n_pre, n_post) = (self.pop(pre)?.n, self.pop(post)?.n);
+        if self.pops[post].dynamics().is_none() {
+            return Err(Error::InvalidConnection(format!(
+                "population '{}' is a source and cannot receive synapses; connect into a neuron population",
+                self.pops[post].name
+            )));
+        }
+        Ok((n_pre, n_post))
+    }
+
     pub fn connect(&mut self, pre: usize, post: usize, spec: &ConnectSpec) -> Result<usize> {
         self.connect_plastic(pre, post, spec, None, None)
     }
@@ -283,13 +295,7 @@ impl Model {
                 );
             }
         }
-        let (n_pre, n_post) = (self.pop(pre)?.n, self.pop(post)?.n);
-        if self.pops[post].dynamics().is_none() {
-            return Err(Error::InvalidConnection(format!(
-                "population '{}' is a source and cannot receive synapses; connect into a neuron population",
-                self.pops[post].name
-            )));
-        }
+        let (n_pre, n_post) = self.endpoint_sizes(pre, post)?;
         let index = self.projs.len();
         let e = Endpoints {
             pre,

@@ -101,6 +101,69 @@ impl StdpRule {
         };
     }
 
+    /// At a postsynaptic spike at `t`: the target's fast and slow traces just before it (from
+    /// their values right after its last spike at `last`, NaN if none) and the potentiation
+    /// amplitude (triplet: it grows with the slow trace from before this spike).
+    pub(crate) fn at_post_spike(&self, fast: f64, slow: f64, last: f64, t: f64) -> (f64, f64, f64) {
+        if !last.is_finite() {
+            return (0.0, 0.0, self.a_plus);
+        }
+        let fast = fast * self.decay_minus(t - last);
+        let slow = if self.a3_plus != 0.0 {
+            slow * (-(t - last) / self.tau_y).exp()
+        } else {
+            0.0
+        };
+        (fast, slow, self.a_plus + self.a3_plus * slow)
+    }
+
+    /// The presynaptic trace a postsynaptic spike at `t` pairs with: from the source's last
+    /// arrival at `last` (trace `after` it), or the trace from `before` an arrival at `t`.
+    #[inline(always)]
+    pub(crate) fn pre_trace_at(&self, last: f64, after: f64, before: f64, t: f64) -> f64 {
+        if last == t {
+            before
+        } else if last.is_finite() {
+            after * self.decay_plus(t - last)
+        } else {
+            0.0
+        }
+    }
+
+    /// A presynaptic arrival of multiplicity `count` at `t` on a source with traces `last`
+    /// (time of its last arrival), `after` (fast trace after it), `before` (fast trace before
+    /// the first arrival at the current instant) and `slow` (triplet): update them and return
+    /// the depression amplitude (triplet: it grows with the slow trace from before).
+    pub(crate) fn at_pre_arrival(
+        &self,
+        last: &mut f64,
+        after: &mut f64,
+        before: &mut f64,
+        slow: &mut f64,
+        t: f64,
+        count: u32,
+    ) -> f64 {
+        let fast = if last.is_finite() {
+            *after * self.decay_plus(t - *last)
+        } else {
+            0.0
+        };
+        // Several arrivals at one instant: keep the trace from before the first of them,
+        // which is what a postsynaptic spike at that instant must see.
+        if *last != t {
+            *before = fast;
+        }
+        let slow_now = if self.a3_minus != 0.0 && last.is_finite() {
+            *slow * (-(t - *last) / self.tau_x).exp()
+        } else {
+            0.0
+        };
+        *slow = self.bump(slow_now, count);
+        *after = self.bump(fast, count);
+        *last = t;
+        self.a_minus + self.a3_minus * slow_now
+    }
+
     /// `exp(-d / tau_plus)` (the presynaptic trace's decay over `d` ms).
     #[inline(always)]
     pub fn decay_plus(&self, d: f64) -> f64 {
@@ -393,26 +456,14 @@ impl PlasticState {
         mut add: impl FnMut(u32, f64),
     ) {
         let g = self.syn_group[start] as usize;
-        let before = if self.pre_last[g].is_finite() {
-            self.pre_after[g] * rule.decay_plus(t - self.pre_last[g])
-        } else {
-            0.0
-        };
-        // Several arrivals of one group at the same instant: keep the trace from before the
-        // first of them, which is what a postsynaptic spike at that instant must see.
-        if self.pre_last[g] != t {
-            self.pre_before[g] = before;
-        }
-        // Triplet: depression grows with the slow presynaptic trace from before this arrival.
-        let slow = if rule.a3_minus != 0.0 && self.pre_last[g].is_finite() {
-            self.pre_slow[g] * (-(t - self.pre_last[g]) / rule.tau_x).exp()
-        } else {
-            0.0
-        };
-        let amplitude = rule.a_minus + rule.a3_minus * slow;
-        self.pre_slow[g] = rule.bump(slow, count);
-        self.pre_after[g] = rule.bump(before, count);
-        self.pre_last[g] = t;
+        let amplitude = rule.at_pre_arrival(
+            &mut self.pre_last[g],
+            &mut self.pre_after[g],
+            &mut self.pre_before[g],
+            &mut self.pre_slow[g],
+            t,
+            count,
+        );
         for s in start..end {
             let i = targets[s] as usize;
             let y = if self.post_last[i].is_finite() {
@@ -439,26 +490,8 @@ impl PlasticState {
     /// Target `i` fires at time `t`: potentiate its incoming synapses with their sources'
     /// traces (arrivals at exactly `t` excluded), then bump its own trace.
     pub fn post_spike(&mut self, rule: &StdpRule, i: usize, t: f64) {
-        let seen = self.post_last[i].is_finite();
-        let decay = |trace: f64, tau: f64| {
-            if seen {
-                trace * (-(t - self.post_last[i]) / tau).exp()
-            } else {
-                0.0
-            }
-        };
-        let fast = if seen {
-            self.post_trace[i] * rule.decay_minus(t - self.post_last[i])
-        } else {
-            0.0
-        };
-        let slow = if rule.a3_plus != 0.0 {
-            decay(self.post_slow[i], rule.tau_y)
-        } else {
-            0.0
-        };
-        // Triplet: potentiation grows with the slow postsynaptic trace from before this spike.
-        let amplitude = rule.a_plus + rule.a3_plus * slow;
+        let (fast, slow, amplitude) =
+            rule.at_post_spike(self.post_trace[i], self.post_slow[i], self.post_last[i], t);
         let end = match self.in_len.get(i) {
             Some(&n) => self.in_ptr[i] + n,
             None => self.in_ptr[i + 1],
@@ -466,14 +499,7 @@ impl PlasticState {
         for r in self.in_ptr[i] as usize..end as usize {
             let s = self.in_syn[r] as usize;
             let g = self.syn_group[s] as usize;
-            let last = self.pre_last[g];
-            let x = if last == t {
-                self.pre_before[g]
-            } else if last.is_finite() {
-                self.pre_after[g] * rule.decay_plus(t - last)
-            } else {
-                0.0
-            };
+            let x = rule.pre_trace_at(self.pre_last[g], self.pre_after[g], self.pre_before[g], t);
             if let Some(r) = &rule.reward {
                 self.integrate(rule, r, s, t);
                 self.elig[s] += amplitude * x;

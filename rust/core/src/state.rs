@@ -113,7 +113,45 @@ pub(crate) struct PopState {
     pub first: Vec<f64>,
 }
 
+/// A population's inboxes seen by one delivery: where synaptic input lands.
+pub(crate) struct Inputs<'a> {
+    inbox: &'a mut [Inbox],
+    inh: &'a mut [f64],
+    touched: &'a mut [u32],
+    n_touched: &'a mut usize,
+    split: bool,
+    epoch: u64,
+}
+
+impl Inputs<'_> {
+    /// Add weight `w` to target `t` (inhibitory part apart for split synapses) and list `t`
+    /// once among this step's touched neurons (branch-free append).
+    #[inline(always)]
+    pub(crate) fn add(&mut self, t: u32, w: f64) {
+        let b = &mut self.inbox[t as usize];
+        if self.split && w < 0.0 {
+            self.inh[t as usize] += w;
+        } else {
+            b.ex += w;
+        }
+        self.touched[*self.n_touched] = t;
+        *self.n_touched += usize::from(b.stamp != self.epoch);
+        b.stamp = self.epoch;
+    }
+}
+
 impl PopState {
+    pub(crate) fn inputs(&mut self, epoch: u64) -> Inputs<'_> {
+        Inputs {
+            inbox: &mut self.inbox,
+            inh: &mut self.inh,
+            touched: &mut self.touched,
+            n_touched: &mut self.n_touched,
+            split: self.split,
+            epoch,
+        }
+    }
+
     /// Total constant current (pA) into neuron `i`: its bias plus injected currents.
     #[inline(always)]
     pub(crate) fn bias(&self, d: &crate::neuron::Dynamics, i: usize) -> f64 {
@@ -567,14 +605,7 @@ impl State {
             };
             self.counts.synaptic_events[e.proj as usize] += (end - start) as u64 * e.mult as u64;
             self.counts.deliveries += 1;
-            let split = ps.split;
-            let PopState {
-                inbox,
-                inh,
-                touched,
-                n_touched,
-                ..
-            } = ps;
+            let mut inputs = ps.inputs(epoch);
             st.arrive(
                 rule,
                 targets,
@@ -582,17 +613,7 @@ impl State {
                 start as usize,
                 end as usize,
                 e.mult,
-                |t, w| {
-                    let b = &mut inbox[t as usize];
-                    if split && w < 0.0 {
-                        inh[t as usize] += w;
-                    } else {
-                        b.ex += w;
-                    }
-                    touched[*n_touched] = t;
-                    *n_touched += usize::from(b.stamp != epoch);
-                    b.stamp = epoch;
-                },
+                |t, w| inputs.add(t, w),
             );
             if let Some(r) = rw {
                 crate::structural::after_arrive(r, st, model, e.proj as usize, start, end, t_ms);
