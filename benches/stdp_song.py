@@ -151,24 +151,38 @@ def main() -> int:
     ap.add_argument("--T", type=float, default=100.0, help="biological time in s (default 100)")
     ap.add_argument("--sims", default="spikeflow,brian2,brian2cpp,nest")
     ap.add_argument("--brian2-python", default=os.environ.get("BRIAN2_PYTHON", sys.executable))
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="runs per simulator, interleaved; the median run is reported (default 3)")
     args = ap.parse_args()
     T_ms = args.T * 1000.0
     sims = args.sims.split(",")
     results, skipped = {}, {}
+    def run_once(sim: str) -> dict:
+        if sim == "spikeflow":
+            return run_spikeflow(T_ms)
+        if sim in ("brian2", "brian2cpp"):
+            return run_worker(BRIAN2_WORKER, [T_ms, "1" if sim == "brian2cpp" else "0"], args.brian2_python)
+        if sim == "nest":
+            return run_worker(NEST_WORKER, [T_ms], sys.executable)
+        raise ValueError(f"unknown simulator {sim}")
+
+    # Rounds over all simulators (interleaved, so load changes hit them alike); median run kept.
+    runs: dict = {sim: [] for sim in sims}
+    for _ in range(max(args.repeat, 1)):
+        for sim in sims:
+            if sim in skipped:
+                continue
+            try:
+                runs[sim].append(run_once(sim))
+            except Exception as exc:  # a peer that is not installed or fails is reported, not fatal
+                skipped[sim] = str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)
+                print(f"# {sim}: skipped ({skipped[sim]})", file=sys.stderr)
     for sim in sims:
-        try:
-            if sim == "spikeflow":
-                r = run_spikeflow(T_ms)
-            elif sim in ("brian2", "brian2cpp"):
-                r = run_worker(BRIAN2_WORKER, [T_ms, "1" if sim == "brian2cpp" else "0"], args.brian2_python)
-            elif sim == "nest":
-                r = run_worker(NEST_WORKER, [T_ms], sys.executable)
-            else:
-                raise ValueError(f"unknown simulator {sim}")
-        except Exception as exc:  # a peer that is not installed or fails is reported, not fatal
-            skipped[sim] = str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)
-            print(f"# {sim}: skipped ({skipped[sim]})", file=sys.stderr)
+        if sim in skipped or not runs[sim]:
             continue
+        ordered = sorted(runs[sim], key=lambda x: x["sim_s"])
+        r = ordered[len(ordered) // 2]
+        r["sim_s_all"] = [round(x["sim_s"], 4) for x in runs[sim]]
         r.update(summarize(r.pop("weights")))
         results[sim] = r
         print(f"# {sim}: sim {r['sim_s']:.2f} s (build {r['build_s']:.2f} s), post rate {r['post_rate_hz']:.1f} Hz, "
