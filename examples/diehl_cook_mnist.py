@@ -53,8 +53,14 @@ def inhibitory() -> sf.LIF:
                   e_rev_ex=0.0, e_rev_in=-85.0, tau_syn_ex=1.0, tau_syn_in=2.0)
 
 
-def build(n_exc: int, weights: np.ndarray, learn: bool, theta: np.ndarray | None = None, seed: int = 0):
-    """The network; ``learn=False`` freezes weights and thresholds (``v_th = -52 + theta``)."""
+def build(n_exc: int, weights: np.ndarray, learn: bool, theta: np.ndarray | None = None, seed: int = 0,
+          input_delay_max: float = 0.0, delays: np.ndarray | None = None):
+    """The network; ``learn=False`` freezes weights and thresholds (``v_th = -52 + theta``).
+
+    ``input_delay_max > 0`` draws each input->excitatory delay uniformly from
+    ``[dt, input_delay_max]`` ms (Diehl & Cook's code uses 0-10 ms); else every delay is ``dt``.
+    ``delays`` (``(784, n_exc)`` ms) gives them explicitly, e.g. those the training network drew.
+    """
     net = sf.Network(dt=DT, seed=seed)
     inp = net.add_poisson(N_INPUT, 0.0, name="input")
     if learn:
@@ -66,7 +72,8 @@ def build(n_exc: int, weights: np.ndarray, learn: bool, theta: np.ndarray | None
     if learn:
         rule = sf.TripletSTDP(tau_plus=20.0, tau_minus=20.0, tau_x=20.0, tau_y=40.0, a2_plus=0.0, a3_plus=0.01,
                               a2_minus=1e-4, a3_minus=0.0, w_min=0.0, w_max=1.0, pairing="nearest")
-    proj = net.connect(inp, exc, sf.AllToAll(), weight=weights, delay=DT, plasticity=rule)
+    delay = delays if delays is not None else sf.Uniform(DT, input_delay_max) if input_delay_max > DT else DT
+    proj = net.connect(inp, exc, sf.AllToAll(), weight=weights, delay=delay, plasticity=rule)
     net.connect(exc, inh, sf.OneToOne(), weight=10.4, delay=DT)
     pre, post = np.nonzero(~np.eye(n_exc, dtype=bool))
     net.connect(inh, exc, sf.FromArrays(pre, post), weight=-17.0, delay=DT)  # negative: inhibitory
@@ -109,6 +116,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data", default=None, help="folder with the MNIST IDX files")
     ap.add_argument("--save", default=None, help="write weights, thetas and labels to this .npz")
+    ap.add_argument("--input-delay-max", type=float, default=0.0,
+                    help="random input->excitatory delays in [dt, this] ms (0: all dt)")
     args = ap.parse_args(argv)
 
     root = args.data or os.path.join(os.environ.get("SPIKEFLOW_DATA", Path(__file__).resolve().parents[1].parent
@@ -122,7 +131,7 @@ def main(argv=None) -> dict:
 
     # Training: one pass in the dataset's order (as the paper), learning on.
     w0 = rng.uniform(0.0, 0.3, size=(N_INPUT, n))
-    net, inp, exc, proj = build(n, w0, learn=True, seed=args.seed)
+    net, inp, exc, proj = build(n, w0, learn=True, seed=args.seed, input_delay_max=args.input_delay_max)
     rec = net.record_spikes(exc)
     t0 = time.perf_counter()
     for k in tqdm(range(args.train), desc="train", unit="img", mininterval=2.0):
@@ -130,10 +139,11 @@ def main(argv=None) -> dict:
         present(net, inp, rec, x_train[k % len(x_train)], n)
     train_s = time.perf_counter() - t0
     weights = proj.weights.reshape(N_INPUT, n).copy()
+    delays = proj.delays.reshape(N_INPUT, n).copy()
     theta = exc.theta.copy()
 
     # Frozen network: label the neurons, then test.
-    net, inp, exc, _ = build(n, weights, learn=False, theta=theta, seed=args.seed + 1)
+    net, inp, exc, _ = build(n, weights, learn=False, theta=theta, seed=args.seed + 1, delays=delays)
     rec = net.record_spikes(exc)
 
     def responses(x, what):
