@@ -81,14 +81,8 @@ def build(n_exc: int, weights: np.ndarray, learn: bool, theta: np.ndarray | None
 
 
 def normalise(proj, n_exc: int, total: float = 78.0) -> None:
-    """Scale each excitatory neuron's input weights to sum ``total``."""
-    if hasattr(proj, "normalize"):
-        proj.normalize(total)
-        return
-    w = proj.weights.reshape(N_INPUT, n_exc)
-    s = w.sum(axis=0)
-    w = w * np.where(s > 0, total / np.where(s > 0, s, 1.0), 1.0)
-    proj.weights = w
+    """Scale each excitatory neuron's input weights to sum ``total`` (done in the engine)."""
+    proj.normalize(total)
 
 
 def present(net, inp, rec, image: np.ndarray, n_exc: int, min_spikes: int = 5) -> np.ndarray:
@@ -138,8 +132,10 @@ def main(argv=None) -> dict:
         normalise(proj, n)
         present(net, inp, rec, x_train[k % len(x_train)], n)
     train_s = time.perf_counter() - t0
-    weights = proj.weights.reshape(N_INPUT, n).copy()
-    delays = proj.delays.reshape(N_INPUT, n).copy()
+    # (pre, post) matrices: storage order is by source, then by delay within a source.
+    pre, post = proj.pre, proj.post
+    weights, delays = np.zeros((N_INPUT, n)), np.zeros((N_INPUT, n))
+    weights[pre, post], delays[pre, post] = proj.weights, proj.delays
     theta = exc.theta.copy()
 
     # Frozen network: label the neurons, then test.
