@@ -180,6 +180,11 @@ fn u32_vec(a: Option<PyReadonlyArray1<u32>>) -> Option<Vec<u32>> {
 /// Recorded spikes: (times in ms, ids).
 type SpikeArrays<'py> = (Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<i64>>);
 
+fn spike_arrays(py: Python<'_>, rec: spikeflow_core::state::SpikeRecord) -> SpikeArrays<'_> {
+    let ids: Vec<i64> = rec.ids.iter().map(|&i| i as i64).collect();
+    (rec.times.into_pyarray(py), ids.into_pyarray(py))
+}
+
 /// (counts, first-spike times) per tracked population, then spikes and synaptic events per sample.
 type BatchArrays<'py> = (
     Vec<Bound<'py, PyArray2<u32>>>,
@@ -511,15 +516,13 @@ impl PyNetwork {
     /// (times_ms, ids) recorded so far by spike recorder `probe`.
     fn spikes<'py>(&self, py: Python<'py>, probe: usize) -> PyResult<SpikeArrays<'py>> {
         let rec = guard(py, || self.inner.spikes(probe).cloned())?;
-        let ids: Vec<i64> = rec.ids.iter().map(|&i| i as i64).collect();
-        Ok((rec.times.into_pyarray(py), ids.into_pyarray(py)))
+        Ok(spike_arrays(py, rec))
     }
 
     /// (times_ms, ids) recorded since the last take by spike recorder `probe`; clears it.
     fn take_spikes<'py>(&mut self, py: Python<'py>, probe: usize) -> PyResult<SpikeArrays<'py>> {
         let rec = guard(py, || self.inner.take_spikes(probe))?;
-        let ids: Vec<i64> = rec.ids.iter().map(|&i| i as i64).collect();
-        Ok((rec.times.into_pyarray(py), ids.into_pyarray(py)))
+        Ok(spike_arrays(py, rec))
     }
 
     /// Samples so far of voltage recorder `probe`, shape (samples, neurons).
