@@ -26,7 +26,7 @@
 //! since a source reaches each target through one tap), so over a run the kernel change is
 //! the sum of the updates of all positions, as backpropagation sums gradients over shared
 //! weights (Kheradpisheh et al. 2018).
-use crate::connect::{self, ConnectSpec, Endpoints, Rule, Values};
+use crate::connect::{self, ConnectSpec, Rule, Values};
 use crate::error::{param_err, Error, Result};
 use crate::model::Model;
 use crate::plasticity::StdpRule;
@@ -607,7 +607,8 @@ impl Model {
                 );
             }
         }
-        let (n_pre, n_post) = self.endpoint_sizes(pre, post)?;
+        let e = self.endpoints(pre, post)?;
+        let (n_pre, n_post) = (e.n_pre, e.n_post);
         let what = match (spec.mode, conv.groups == conv.in_shape[0]) {
             (ConvMode::Max, _) => "max pooling",
             (ConvMode::Sum, true) if conv.in_shape[0] == conv.out_shape[0] => {
@@ -655,17 +656,7 @@ impl Model {
         // Weights (drawn from the seed when a distribution) and the delay, validated and
         // converted as for any projection: build an explicit one with one synapse per kernel
         // element, then keep its values only.
-        let index = self.projs.len();
-        let e = Endpoints {
-            pre,
-            post,
-            n_pre,
-            n_post,
-            same_population: pre == post,
-            dt: self.dt,
-            seed: self.seed,
-            index,
-        };
+        let index = e.index;
         let base = ConnectSpec {
             rule: Rule::Explicit {
                 pre: vec![0; nk],

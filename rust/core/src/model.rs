@@ -254,8 +254,9 @@ impl Model {
         })
     }
 
-    /// Sizes of a projection's two populations; the target must be able to receive synapses.
-    pub(crate) fn endpoint_sizes(&self, pre: usize, post: usize) -> Result<(usize, usize)> {
+    /// The two ends of the next projection (sizes, seed, index); the target must be able to
+    /// receive synapses.
+    pub(crate) fn endpoints(&self, pre: usize, post: usize) -> Result<Endpoints> {
         let (n_pre, n_post) = (self.pop(pre)?.n, self.pop(post)?.n);
         if self.pops[post].dynamics().is_none() {
             return Err(Error::InvalidConnection(format!(
@@ -263,7 +264,43 @@ impl Model {
                 self.pops[post].name
             )));
         }
-        Ok((n_pre, n_post))
+        Ok(Endpoints {
+            pre,
+            post,
+            n_pre,
+            n_post,
+            same_population: pre == post,
+            dt: self.dt,
+            seed: self.seed,
+            index: self.projs.len(),
+        })
+    }
+
+    /// `ids` (all neurons when None) of neuron population `pop`, checked against its size;
+    /// `source_msg` says why a source population cannot be used, `what` names the caller.
+    fn neuron_ids(
+        &self,
+        pop: usize,
+        ids: Option<Vec<u32>>,
+        what: &str,
+        source_msg: &str,
+    ) -> Result<Vec<u32>> {
+        let p = self.pop(pop)?;
+        if p.dynamics().is_none() {
+            return param_err(format!("population '{}' {source_msg}", p.name));
+        }
+        match ids {
+            Some(ids) => {
+                if let Some(&bad) = ids.iter().find(|&&x| x as usize >= p.n) {
+                    return Err(Error::IndexOutOfRange(format!(
+                        "{what}: neuron {bad} is out of range for '{}' ({} neurons)",
+                        p.name, p.n
+                    )));
+                }
+                Ok(ids)
+            }
+            None => Ok((0..p.n as u32).collect()),
+        }
     }
 
     pub fn connect(&mut self, pre: usize, post: usize, spec: &ConnectSpec) -> Result<usize> {
@@ -295,18 +332,8 @@ impl Model {
                 );
             }
         }
-        let (n_pre, n_post) = self.endpoint_sizes(pre, post)?;
-        let index = self.projs.len();
-        let e = Endpoints {
-            pre,
-            post,
-            n_pre,
-            n_post,
-            same_population: pre == post,
-            dt: self.dt,
-            seed: self.seed,
-            index,
-        };
+        let e = self.endpoints(pre, post)?;
+        let index = e.index;
         let mut proj = connect::build(spec, &e)?;
         if let Some(mut r) = rule {
             crate::plasticity::check_bounds(&r, &proj)?;
@@ -386,25 +413,12 @@ impl Model {
         times: &[f64],
         amplitudes: &[f64],
     ) -> Result<usize> {
-        let p = self.pop(pop)?;
-        if p.dynamics().is_none() {
-            return param_err(format!(
-                "population '{}' is a source; currents go into neuron populations",
-                p.name
-            ));
-        }
-        let ids = match ids {
-            Some(ids) => {
-                if let Some(&bad) = ids.iter().find(|&&x| x as usize >= p.n) {
-                    return Err(Error::IndexOutOfRange(format!(
-                        "current: neuron {bad} is out of range for '{}' ({} neurons)",
-                        p.name, p.n
-                    )));
-                }
-                ids
-            }
-            None => (0..p.n as u32).collect(),
-        };
+        let ids = self.neuron_ids(
+            pop,
+            ids,
+            "current",
+            "is a source; currents go into neuron populations",
+        )?;
         if times.len() != amplitudes.len() || times.is_empty() {
             return param_err(format!(
                 "current: times ({}) and amplitudes ({}) must be non-empty and of equal length",
@@ -448,25 +462,12 @@ impl Model {
         ids: Option<Vec<u32>>,
         times: &[f64],
     ) -> Result<usize> {
-        let p = self.pop(pop)?;
-        if p.dynamics().is_none() {
-            return param_err(format!(
-                "population '{}' is a source and has no membrane potential",
-                p.name
-            ));
-        }
-        let ids = match ids {
-            Some(ids) => {
-                if let Some(&bad) = ids.iter().find(|&&x| x as usize >= p.n) {
-                    return Err(Error::IndexOutOfRange(format!(
-                        "record_voltage: neuron {bad} is out of range for '{}' ({} neurons)",
-                        p.name, p.n
-                    )));
-                }
-                ids
-            }
-            None => (0..p.n as u32).collect(),
-        };
+        let ids = self.neuron_ids(
+            pop,
+            ids,
+            "record_voltage",
+            "is a source and has no membrane potential",
+        )?;
         if let Some(k) = times.iter().position(|t| !t.is_finite() || *t < 0.0) {
             return param_err(format!(
                 "record_voltage: times[{k}] = {} must be finite and >= 0",
