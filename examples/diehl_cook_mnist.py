@@ -54,7 +54,8 @@ def inhibitory() -> sf.LIF:
 
 
 def build(n_exc: int, weights: np.ndarray, learn: bool, theta: np.ndarray | None = None, seed: int = 0,
-          input_delay_max: float = 0.0, delays: np.ndarray | None = None):
+          input_delay_max: float = 0.0, delays: np.ndarray | None = None, nu_post: float = 0.01,
+          nu_pre: float = 1e-4, theta_plus: float = 0.05, inhibition: float = 17.0):
     """The network; ``learn=False`` freezes weights and thresholds (``v_th = -52 + theta``).
 
     ``input_delay_max > 0`` draws each input->excitatory delay uniformly from
@@ -64,19 +65,19 @@ def build(n_exc: int, weights: np.ndarray, learn: bool, theta: np.ndarray | None
     net = sf.Network(dt=DT, seed=seed)
     inp = net.add_poisson(N_INPUT, 0.0, name="input")
     if learn:
-        exc = net.add_population(n_exc, excitatory(theta_plus=0.05), name="exc")
+        exc = net.add_population(n_exc, excitatory(theta_plus=theta_plus), name="exc")
     else:
         exc = net.add_population(n_exc, excitatory(theta_plus=0.0, v_th=-52.0 + theta), name="exc")
     inh = net.add_population(n_exc, inhibitory(), name="inh")
     rule = None
     if learn:
-        rule = sf.TripletSTDP(tau_plus=20.0, tau_minus=20.0, tau_x=20.0, tau_y=40.0, a2_plus=0.0, a3_plus=0.01,
-                              a2_minus=1e-4, a3_minus=0.0, w_min=0.0, w_max=1.0, pairing="nearest")
+        rule = sf.TripletSTDP(tau_plus=20.0, tau_minus=20.0, tau_x=20.0, tau_y=40.0, a2_plus=0.0, a3_plus=nu_post,
+                              a2_minus=nu_pre, a3_minus=0.0, w_min=0.0, w_max=1.0, pairing="nearest")
     delay = delays if delays is not None else sf.Uniform(DT, input_delay_max) if input_delay_max > DT else DT
     proj = net.connect(inp, exc, sf.AllToAll(), weight=weights, delay=delay, plasticity=rule)
     net.connect(exc, inh, sf.OneToOne(), weight=10.4, delay=DT)
     pre, post = np.nonzero(~np.eye(n_exc, dtype=bool))
-    net.connect(inh, exc, sf.FromArrays(pre, post), weight=-17.0, delay=DT)  # negative: inhibitory
+    net.connect(inh, exc, sf.FromArrays(pre, post), weight=-inhibition, delay=DT)  # negative: inhibitory
     return net, inp, exc, proj
 
 
@@ -112,6 +113,10 @@ def main(argv=None) -> dict:
     ap.add_argument("--save", default=None, help="write weights, thetas and labels to this .npz")
     ap.add_argument("--input-delay-max", type=float, default=0.0,
                     help="random input->excitatory delays in [dt, this] ms (0: all dt)")
+    ap.add_argument("--nu-post", type=float, default=0.01, help="potentiation rate (D&C: 0.01)")
+    ap.add_argument("--nu-pre", type=float, default=1e-4, help="depression rate (D&C: 1e-4)")
+    ap.add_argument("--theta-plus", type=float, default=0.05, help="threshold increase per spike, mV (D&C: 0.05)")
+    ap.add_argument("--inhibition", type=float, default=17.0, help="inhibitory->excitatory conductance (D&C: 17)")
     args = ap.parse_args(argv)
 
     root = args.data or os.path.join(os.environ.get("SPIKEFLOW_DATA", Path(__file__).resolve().parents[1].parent
@@ -125,7 +130,9 @@ def main(argv=None) -> dict:
 
     # Training: one pass in the dataset's order (as the paper), learning on.
     w0 = rng.uniform(0.0, 0.3, size=(N_INPUT, n))
-    net, inp, exc, proj = build(n, w0, learn=True, seed=args.seed, input_delay_max=args.input_delay_max)
+    net, inp, exc, proj = build(n, w0, learn=True, seed=args.seed, input_delay_max=args.input_delay_max,
+                                nu_post=args.nu_post, nu_pre=args.nu_pre, theta_plus=args.theta_plus,
+                                inhibition=args.inhibition)
     rec = net.record_spikes(exc)
     t0 = time.perf_counter()
     for k in tqdm(range(args.train), desc="train", unit="img", mininterval=2.0):
@@ -139,7 +146,8 @@ def main(argv=None) -> dict:
     theta = exc.theta.copy()
 
     # Frozen network: label the neurons, then test.
-    net, inp, exc, _ = build(n, weights, learn=False, theta=theta, seed=args.seed + 1, delays=delays)
+    net, inp, exc, _ = build(n, weights, learn=False, theta=theta, seed=args.seed + 1, delays=delays,
+                             inhibition=args.inhibition)
     rec = net.record_spikes(exc)
 
     def responses(x, what):
@@ -155,13 +163,19 @@ def main(argv=None) -> dict:
                           else np.zeros(n) for c in range(10)])
     labels = per_class.argmax(axis=0)
     r_test = responses(x_test[:args.test], "test")
+    # Diehl & Cook's readout: the class whose assigned neurons spike most on average.
     score = np.stack([r_test[:, labels == c].mean(axis=1) if np.any(labels == c) else np.zeros(len(r_test))
                       for c in range(10)], axis=1)
     accuracy = float((score.argmax(axis=1) == y_test[:args.test]).mean())
+    # Proportion weighting (Hazan et al. 2018): every neuron votes for every class in proportion
+    # to its mean response to that class during labelling.
+    proportions = per_class / np.maximum(per_class.sum(axis=0, keepdims=True), 1e-12)
+    accuracy_proportion = float(((r_test @ proportions.T).argmax(axis=1) == y_test[:args.test]).mean())
     eval_s = time.perf_counter() - t1
 
     result = {"neurons": n, "train_images": args.train, "label_images": args.label, "test_images": args.test,
-              "accuracy": round(accuracy, 4), "train_seconds": round(train_s, 1),
+              "accuracy": round(accuracy, 4),
+              "accuracy_proportion": round(accuracy_proportion, 4), "train_seconds": round(train_s, 1),
               "seconds_per_train_image": round(train_s / max(args.train, 1), 5),
               "eval_seconds": round(eval_s, 1), "classes_with_neurons": int(len(set(labels.tolist())))}
     if args.save:

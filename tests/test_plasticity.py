@@ -265,3 +265,56 @@ def test_reward_stdp_errors():
     static = net.connect(a, a, sf.AllToAll(), weight=0.5)
     with pytest.raises(sf.ParameterError, match="not reward-modulated"):
         net.set_dopamine(static, 1.0)
+
+
+@pytest.mark.parametrize("dt", [0.1, None])
+@pytest.mark.parametrize("eta", [0.0, 0.25, 3.0])
+def test_learning_rate_scales_the_window(dt, eta):
+    rule = sf.STDP(tau_plus=20.0, tau_minus=20.0, a_plus=0.05, a_minus=0.06, w_min=0.0, w_max=1.0)
+    for dt_pair in [-10.0, 7.0]:
+        net, proj, _ = pair_net(dt, [100.0 - dt_pair], [100.0], rule, w0=0.5)
+        assert proj.learning_rate == 1.0
+        proj.learning_rate = eta
+        assert proj.learning_rate == eta
+        net.run(200.0)
+        assert proj.weights[0] - 0.5 == pytest.approx(eta * window(rule, 0.5, dt_pair), abs=1e-9), dt_pair
+
+
+def test_learning_rate_set_between_runs_acts_from_then_on():
+    rule = sf.TripletSTDP.preset("visual_cortex", pairing="nearest", w_max=10.0)
+    # Pair 1 (pre 90, post 100) learns at full rate; pair 2 (pre 290, post 300) at half.
+    net, proj, _ = pair_net(0.1, [90.0, 290.0], [100.0, 300.0], rule, w0=1.0)
+    net.run(200.0)
+    after_first = proj.weights[0]
+    proj.learning_rate = 0.5
+    net.run(200.0)
+    ref, ref_proj, _ = pair_net(0.1, [90.0, 290.0], [100.0, 300.0], rule, w0=1.0)
+    ref.run(200.0)
+    assert ref_proj.weights[0] == after_first
+    ref.run(200.0)
+    full_second = ref_proj.weights[0] - after_first
+    assert full_second != 0.0
+    assert proj.weights[0] - after_first == pytest.approx(0.5 * full_second, rel=1e-9)
+
+
+def test_learning_rate_errors():
+    net, proj, _ = pair_net(0.1, [10.0], [20.0], sf.STDP(a_plus=0.1, a_minus=0.1))
+    for bad in [-0.1, float("nan"), float("inf")]:
+        with pytest.raises(sf.ParameterError, match="learning_rate"):
+            proj.learning_rate = bad
+    static = net.connect(net.populations[0], net.populations[2], sf.OneToOne(), weight=1.0, delay=1.0)
+    with pytest.raises(sf.ParameterError, match="no plasticity"):
+        static.learning_rate
+
+
+def test_learning_rate_is_saved_in_checkpoints(tmp_path):
+    rule = sf.STDP(a_plus=0.1, a_minus=0.1)
+    net, proj, _ = pair_net(0.1, [10.0, 110.0], [20.0, 120.0], rule)
+    net.run(50.0)
+    proj.learning_rate = 0.3
+    net.save(tmp_path / "eta.sfc")
+    loaded = sf.load(tmp_path / "eta.sfc")
+    assert loaded.projections[0].learning_rate == 0.3
+    net.run(100.0)
+    loaded.run(100.0)
+    assert loaded.projections[0].weights[0] == proj.weights[0]

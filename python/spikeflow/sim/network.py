@@ -163,6 +163,20 @@ class Projection:
         _, _, n, b = self.network._core.projection_info(self.index)
         return b / n if n else 0.0
 
+    @property
+    def learning_rate(self) -> float:
+        """Factor on every amplitude of this projection's plasticity rule (1.0 as created).
+
+        Set it between runs to anneal learning or to freeze the weights (0.0) while traces
+        keep running; it is saved in checkpoints. A projection without plasticity raises
+        `ParameterError`.
+        """
+        return self.network._core.learning_rate(self.index)
+
+    @learning_rate.setter
+    def learning_rate(self, eta: float) -> None:
+        self.network._core.set_learning_rate(self.index, float(eta))
+
     def normalize(self, target_sum: Optional[float] = None) -> None:
         """Scale each postsynaptic neuron's incoming weights so they sum to ``target_sum``, now.
 

@@ -416,6 +416,7 @@ mod tests {
             a3_plus: 0.0,
             a3_minus: 0.0,
             reward: None,
+            learning_rate: 1.0,
             tables: Default::default(),
         }
     }

@@ -255,6 +255,37 @@ impl Network {
         Ok(())
     }
 
+    /// Learning-rate factor of plastic projection `k` (1 unless set).
+    pub fn learning_rate(&self, k: usize) -> Result<f64> {
+        Ok(self.plastic_rule(k)?.learning_rate)
+    }
+
+    /// Scale every amplitude of plastic projection `k`'s rule by `eta` from now on (0 freezes
+    /// its weights; traces keep running, so raising it again later is seamless).
+    pub fn set_learning_rate(&mut self, k: usize, eta: f64) -> Result<()> {
+        if !(eta.is_finite() && eta >= 0.0) {
+            return Err(Error::InvalidParameter(format!(
+                "learning_rate must be finite and >= 0, got {eta}"
+            )));
+        }
+        self.plastic_rule(k)?;
+        if let Some(rule) = self.model.projs[k].plasticity.as_mut() {
+            rule.learning_rate = eta;
+        }
+        Ok(())
+    }
+
+    fn plastic_rule(&self, k: usize) -> Result<&StdpRule> {
+        let p = self
+            .model
+            .projs
+            .get(k)
+            .ok_or_else(|| Error::IndexOutOfRange(format!("projection {k} does not exist")))?;
+        p.plasticity.as_ref().ok_or_else(|| {
+            Error::InvalidParameter(format!("projection {k} has no plasticity rule"))
+        })
+    }
+
     /// Current weights of projection `k` (plastic ones as learned so far), storage order.
     pub fn weights(&self, k: usize) -> Result<Vec<f64>> {
         let p = self

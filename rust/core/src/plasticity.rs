@@ -44,10 +44,18 @@ pub struct StdpRule {
     pub a3_minus: f64,
     /// Reward modulation: pairings feed an eligibility trace instead of the weight.
     pub reward: Option<Reward>,
+    /// Factor on every amplitude (1 = the rule as given; 0 = frozen): settable between runs
+    /// to anneal learning, as BindsNET's `nu` or a Brian2 variable would be.
+    #[serde(default = "one")]
+    pub learning_rate: f64,
     /// Grid only: the pair traces' decay factors per whole number of steps (filled when the
     /// projection is added to a model with a grid; empty means compute each factor).
     #[serde(default)]
     pub tables: TraceTables,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 /// Decay factors `exp(-k dt / tau)` of the pair traces for `k` steps: on a grid every time
@@ -106,7 +114,7 @@ impl StdpRule {
     /// amplitude (triplet: it grows with the slow trace from before this spike).
     pub(crate) fn at_post_spike(&self, fast: f64, slow: f64, last: f64, t: f64) -> (f64, f64, f64) {
         if !last.is_finite() {
-            return (0.0, 0.0, self.a_plus);
+            return (0.0, 0.0, self.learning_rate * self.a_plus);
         }
         let fast = fast * self.decay_minus(t - last);
         let slow = if self.a3_plus != 0.0 {
@@ -114,7 +122,11 @@ impl StdpRule {
         } else {
             0.0
         };
-        (fast, slow, self.a_plus + self.a3_plus * slow)
+        (
+            fast,
+            slow,
+            self.learning_rate * (self.a_plus + self.a3_plus * slow),
+        )
     }
 
     /// The presynaptic trace a postsynaptic spike at `t` pairs with: from the source's last
@@ -161,7 +173,7 @@ impl StdpRule {
         *slow = self.bump(slow_now, count);
         *after = self.bump(fast, count);
         *last = t;
-        self.a_minus + self.a3_minus * slow_now
+        self.learning_rate * (self.a_minus + self.a3_minus * slow_now)
     }
 
     /// `exp(-d / tau_plus)` (the presynaptic trace's decay over `d` ms).
@@ -195,6 +207,7 @@ impl StdpRule {
             ("a3_plus", self.a3_plus),
             ("a3_minus", self.a3_minus),
             ("mu", self.mu),
+            ("learning_rate", self.learning_rate),
         ] {
             if !(v.is_finite() && v >= 0.0) {
                 return param_err(format!("STDP {name} must be finite and >= 0, got {v}"));
@@ -548,6 +561,7 @@ mod tests {
             a3_plus: 0.0,
             a3_minus: 0.0,
             reward: None,
+            learning_rate: 1.0,
             tables: Default::default(),
         }
     }

@@ -169,6 +169,7 @@ fn stdp_rule(t: &Bound<'_, PyTuple>) -> PyResult<StdpRule> {
         } else {
             None
         },
+        learning_rate: 1.0,
         tables: Default::default(),
     })
 }
@@ -594,6 +595,16 @@ impl PyNetwork {
     #[pyo3(signature = (k, target=None))]
     fn normalize(&mut self, py: Python<'_>, k: usize, target: Option<f64>) -> PyResult<()> {
         guard(py, || self.inner.normalize(k, target))
+    }
+
+    /// Learning-rate factor of plastic projection `k`.
+    fn learning_rate(&self, py: Python<'_>, k: usize) -> PyResult<f64> {
+        self.inner.learning_rate(k).map_err(|e| to_py(py, e))
+    }
+
+    /// Scale plastic projection `k`'s amplitudes by `eta` from now on.
+    fn set_learning_rate(&mut self, py: Python<'_>, k: usize, eta: f64) -> PyResult<()> {
+        guard(py, || self.inner.set_learning_rate(k, eta))
     }
 
     /// Set the dopamine concentration of reward-modulated projection `k` now.
