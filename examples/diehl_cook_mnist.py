@@ -86,10 +86,11 @@ def normalise(proj, n_exc: int, total: float = 78.0) -> None:
     proj.normalize(total)
 
 
-def present(net, inp, rec, image: np.ndarray, n_exc: int, min_spikes: int = 5) -> np.ndarray:
+def present(net, inp, rec, image: np.ndarray, n_exc: int, min_spikes: int = 5,
+            intensity: float = 2.0) -> np.ndarray:
     """Show one image (raising the intensity until it makes ``min_spikes`` spikes); spike
     counts of the excitatory neurons for the accepted presentation."""
-    intensity = 2.0
+    start = intensity
     while True:
         inp.rates = image * (intensity / 8.0)
         net.run(PRESENT_MS)
@@ -97,7 +98,7 @@ def present(net, inp, rec, image: np.ndarray, n_exc: int, min_spikes: int = 5) -
         inp.rates = 0.0
         net.run(REST_MS)
         rec.take()
-        if counts.sum() >= min_spikes or intensity >= 32.0:
+        if counts.sum() >= min_spikes or intensity >= start + 30.0:
             return counts
         intensity += 1.0
 
@@ -117,6 +118,11 @@ def main(argv=None) -> dict:
     ap.add_argument("--nu-pre", type=float, default=1e-4, help="depression rate (D&C: 1e-4)")
     ap.add_argument("--theta-plus", type=float, default=0.05, help="threshold increase per spike, mV (D&C: 0.05)")
     ap.add_argument("--inhibition", type=float, default=17.0, help="inhibitory->excitatory conductance (D&C: 17)")
+    ap.add_argument("--intensity", type=float, default=2.0,
+                    help="input rate = pixel / 8 * intensity Hz at the first showing of an image (D&C: 2)")
+    ap.add_argument("--lr-end", type=float, default=1.0,
+                    help="learning-rate factor reached at the last training image, linearly from 1 "
+                         "(1: constant, as D&C)")
     args = ap.parse_args(argv)
 
     root = args.data or os.path.join(os.environ.get("SPIKEFLOW_DATA", Path(__file__).resolve().parents[1].parent
@@ -136,8 +142,10 @@ def main(argv=None) -> dict:
     rec = net.record_spikes(exc)
     t0 = time.perf_counter()
     for k in tqdm(range(args.train), desc="train", unit="img", mininterval=2.0):
+        if args.lr_end != 1.0:
+            proj.learning_rate = 1.0 + (args.lr_end - 1.0) * k / max(args.train - 1, 1)
         normalise(proj, n)
-        present(net, inp, rec, x_train[k % len(x_train)], n)
+        present(net, inp, rec, x_train[k % len(x_train)], n, intensity=args.intensity)
     train_s = time.perf_counter() - t0
     # (pre, post) matrices: storage order is by source, then by delay within a source.
     pre, post = proj.pre, proj.post
@@ -153,7 +161,7 @@ def main(argv=None) -> dict:
     def responses(x, what):
         out = np.zeros((len(x), n))
         for k in tqdm(range(len(x)), desc=what, unit="img", mininterval=2.0):
-            out[k] = present(net, inp, rec, x[k], n)
+            out[k] = present(net, inp, rec, x[k], n, intensity=args.intensity)
         return out
 
     t1 = time.perf_counter()
@@ -171,15 +179,22 @@ def main(argv=None) -> dict:
     # to its mean response to that class during labelling.
     proportions = per_class / np.maximum(per_class.sum(axis=0, keepdims=True), 1e-12)
     accuracy_proportion = float(((r_test @ proportions.T).argmax(axis=1) == y_test[:args.test]).mean())
+    # Poisson likelihood: each neuron's count is Poisson with its mean response to the class
+    # during labelling (a small floor keeps log finite); the most likely class wins.
+    rate = per_class + 1e-4
+    likelihood = r_test @ np.log(rate).T - rate.sum(axis=1)
+    accuracy_likelihood = float((likelihood.argmax(axis=1) == y_test[:args.test]).mean())
     eval_s = time.perf_counter() - t1
 
     result = {"neurons": n, "train_images": args.train, "label_images": args.label, "test_images": args.test,
               "accuracy": round(accuracy, 4),
-              "accuracy_proportion": round(accuracy_proportion, 4), "train_seconds": round(train_s, 1),
+              "accuracy_proportion": round(accuracy_proportion, 4),
+              "accuracy_likelihood": round(accuracy_likelihood, 4), "train_seconds": round(train_s, 1),
               "seconds_per_train_image": round(train_s / max(args.train, 1), 5),
               "eval_seconds": round(eval_s, 1), "classes_with_neurons": int(len(set(labels.tolist())))}
     if args.save:
-        np.savez(args.save, weights=weights, theta=theta, labels=labels)
+        np.savez(args.save, weights=weights, theta=theta, labels=labels, label_responses=r_label,
+                 test_responses=r_test)
     print(json.dumps(result))
     return result
 
