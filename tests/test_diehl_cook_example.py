@@ -21,9 +21,11 @@ def test_short_run_trains_labels_and_tests(data_root, tmp_path):
                       "--data", str(data_root / "mnist"), "--save", str(out)])
     for key in ("accuracy", "train_seconds", "seconds_per_train_image", "classes_with_neurons"):
         assert key in result
-    assert 0.0 <= result["accuracy"] <= 1.0
+    for key in ("accuracy", "accuracy_proportion", "accuracy_likelihood"):
+        assert 0.0 <= result[key] <= 1.0
     saved = np.load(out)
     w, theta, labels = saved["weights"], saved["theta"], saved["labels"]
+    assert saved["label_responses"].shape == (60, 40) and saved["test_responses"].shape == (60, 40)
     assert w.shape == (784, 40) and theta.shape == (40,) and labels.shape == (40,)
     assert np.all((w >= 0.0) & (w <= 1.0))
     # Normalised before the last image, then STDP: sums stay near 78.

@@ -7,6 +7,7 @@ use crate::model::Model;
 use crate::params::{NeuronSpec, Param};
 use crate::plasticity::StdpRule;
 use crate::state::{Counts, SpikeRecord, State};
+use crate::synapses::Projection;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
@@ -136,11 +137,7 @@ impl Network {
     /// weights sum to <= 0 are left alone; nothing is clipped (see [`crate::homeostasis`]).
     /// Static projections store weights as f32, so their sums are exact to f32 precision.
     pub fn normalize(&mut self, k: usize, target: Option<f64>) -> Result<()> {
-        let p = self
-            .model
-            .projs
-            .get(k)
-            .ok_or_else(|| Error::IndexOutOfRange(format!("projection {k} does not exist")))?;
+        let p = self.projection(k)?;
         let given = self
             .model
             .homeostasis(k)
@@ -232,11 +229,7 @@ impl Network {
 
     /// Set the dopamine concentration of reward-modulated projection `k` now.
     pub fn set_dopamine(&mut self, k: usize, level: f64) -> Result<()> {
-        let p = self
-            .model
-            .projs
-            .get(k)
-            .ok_or_else(|| Error::IndexOutOfRange(format!("projection {k} does not exist")))?;
+        let p = self.projection(k)?;
         if p.plasticity.as_ref().is_none_or(|r| r.reward.is_none()) {
             return Err(Error::InvalidParameter(format!(
                 "projection {k} is not reward-modulated (sf.RewardSTDP)"
@@ -276,23 +269,21 @@ impl Network {
     }
 
     fn plastic_rule(&self, k: usize) -> Result<&StdpRule> {
-        let p = self
-            .model
-            .projs
-            .get(k)
-            .ok_or_else(|| Error::IndexOutOfRange(format!("projection {k} does not exist")))?;
-        p.plasticity.as_ref().ok_or_else(|| {
+        self.projection(k)?.plasticity.as_ref().ok_or_else(|| {
             Error::InvalidParameter(format!("projection {k} has no plasticity rule"))
         })
     }
 
-    /// Current weights of projection `k` (plastic ones as learned so far), storage order.
-    pub fn weights(&self, k: usize) -> Result<Vec<f64>> {
-        let p = self
-            .model
+    fn projection(&self, k: usize) -> Result<&Projection> {
+        self.model
             .projs
             .get(k)
-            .ok_or_else(|| Error::IndexOutOfRange(format!("projection {k} does not exist")))?;
+            .ok_or_else(|| Error::IndexOutOfRange(format!("projection {k} does not exist")))
+    }
+
+    /// Current weights of projection `k` (plastic ones as learned so far), storage order.
+    pub fn weights(&self, k: usize) -> Result<Vec<f64>> {
+        let p = self.projection(k)?;
         match self.state.plastic.get(k).and_then(|s| s.as_ref()) {
             Some(st) if !self.stale => Ok(match self.state.homeo.rewire(k) {
                 Some(rw) => rw.compact_weights(st),
