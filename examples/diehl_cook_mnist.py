@@ -9,14 +9,24 @@ plasticity" (Front. Comput. Neurosci. 9:99):
   per spike, decaying with tau 1e7 ms), all-to-all from the inputs through plastic synapses;
 * an inhibitory layer of the same size, excited one-to-one by the excitatory layer and
   inhibiting every excitatory neuron but its partner (lateral inhibition, winner take all);
-* learning by STDP on input->excitatory (on a presynaptic spike ``w -= 1e-4 * x_post``, on a
-  postsynaptic spike ``w += 1e-2 * x_pre * x_post2``, nearest-spike traces of 20/20/40 ms,
+* learning by STDP on input->excitatory (on a presynaptic spike ``w -= nu_pre * x_post``, on a
+  postsynaptic spike ``w += nu_post * x_pre * x_post2``, nearest-spike traces of 20/20/40 ms,
   weights in [0, 1]) with each neuron's input weights normalised to sum 78 before each image;
 * an image that makes fewer than 5 excitatory spikes is shown again with intensity + 1.
 
+One departure, measured: the learning rates default to 3x D&C's (``nu_post = 0.03``,
+``nu_pre = 3e-4`` instead of 0.01 and 1e-4). D&C's code shows its 400-neuron network the
+training set three times; a neuron learns only when it fires twice within ~40 ms, so one pass
+at their rates leaves about a third of the receptive fields near their random start (82.96 %),
+while one pass at 3x learns 357 of 400 (88.06 %; see benches/RESULTS.md). ``--nu-post 0.01
+--nu-pre 1e-4`` gives the paper's values.
+
 After training, weights and thresholds are frozen, every neuron is labelled with the class it
 responds to most (mean spike count per class over the labelling images) and a test image is
-classified by the class whose neurons spike most on average.
+classified by the class whose neurons spike most on average (``accuracy``, D&C's readout).
+Two readouts of the same responses are printed beside it: proportion weighting (Hazan et al.
+2018: each neuron votes for every class in proportion to its mean response to it) and a Poisson
+likelihood (each neuron's count is Poisson with its mean response to the class).
 
 Run ``python examples/diehl_cook_mnist.py`` for the full experiment (one epoch of 60 000
 images, labelling on the training set, 10 000 test images) or pass ``--train 1000 --label
@@ -114,8 +124,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--save", default=None, help="write weights, thetas and labels to this .npz")
     ap.add_argument("--input-delay-max", type=float, default=0.0,
                     help="random input->excitatory delays in [dt, this] ms (0: all dt)")
-    ap.add_argument("--nu-post", type=float, default=0.01, help="potentiation rate (D&C: 0.01)")
-    ap.add_argument("--nu-pre", type=float, default=1e-4, help="depression rate (D&C: 1e-4)")
+    ap.add_argument("--nu-post", type=float, default=0.03, help="potentiation rate (D&C: 0.01)")
+    ap.add_argument("--nu-pre", type=float, default=3e-4, help="depression rate (D&C: 1e-4)")
     ap.add_argument("--theta-plus", type=float, default=0.05, help="threshold increase per spike, mV (D&C: 0.05)")
     ap.add_argument("--inhibition", type=float, default=17.0, help="inhibitory->excitatory conductance (D&C: 17)")
     ap.add_argument("--intensity", type=float, default=2.0,
