@@ -252,7 +252,7 @@ def test_file_layout_is_the_documented_one(saved: Path) -> None:
 # ----- bad input -------------------------------------------------------------------------------
 
 
-def _refused(path: Path, match: str = "") -> CheckpointError:
+def _refused(path: Path, match: str | None = None) -> CheckpointError:
     with pytest.raises(CheckpointError, match=match) as info:
         sf.load(path)
     assert path.name in str(info.value)
