@@ -121,7 +121,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--test", type=int, default=10000, help="test images")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data", default=None, help="folder with the MNIST IDX files")
-    ap.add_argument("--save", default=None, help="write weights, thetas and labels to this .npz")
+    ap.add_argument("--save", default=None, help="write weights, thetas, labels and the labelling and test responses to this .npz")
     ap.add_argument("--input-delay-max", type=float, default=0.0,
                     help="random input->excitatory delays in [dt, this] ms (0: all dt)")
     ap.add_argument("--nu-post", type=float, default=0.03, help="potentiation rate (D&C: 0.01)")
