@@ -304,7 +304,7 @@ def test_learning_rate_errors():
             proj.learning_rate = bad
     static = net.connect(net.populations[0], net.populations[2], sf.OneToOne(), weight=1.0, delay=1.0)
     with pytest.raises(sf.ParameterError, match="no plasticity"):
-        static.learning_rate
+        _ = static.learning_rate
 
 
 def test_learning_rate_is_saved_in_checkpoints(tmp_path):
