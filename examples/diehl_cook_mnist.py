@@ -22,7 +22,8 @@ while one pass at 3x learns 357 of 400 (88.06 %; see benches/RESULTS.md). ``--nu
 --nu-pre 1e-4`` gives the paper's values.
 
 After training, weights and thresholds are frozen, every neuron is labelled with the class it
-responds to most (mean spike count per class over the labelling images) and a test image is
+responds to most (mean spike count per class over the labelling images; a neuron silent on
+every labelling image stays unassigned, as in Diehl & Cook's code) and a test image is
 classified by the class whose neurons spike most on average (``accuracy``, D&C's readout).
 Two readouts of the same responses are printed beside it: proportion weighting (Hazan et al.
 2018: each neuron votes for every class in proportion to its mean response to it) and a Poisson
@@ -113,6 +114,37 @@ def present(net, inp, rec, image: np.ndarray, n_exc: int, min_spikes: int = 5,
         intensity += 1.0
 
 
+def readouts(r_label: np.ndarray, y_label: np.ndarray, r_test: np.ndarray, y_test: np.ndarray,
+             classes: int = 10) -> tuple[np.ndarray, dict]:
+    """Label the neurons from their labelling responses and classify the test responses.
+
+    ``r_label`` / ``r_test``: ``(images, neurons)`` spike counts. Returns each neuron's label
+    (-1: silent on every labelling image, so unassigned, as in Diehl & Cook's code; such a
+    neuron would otherwise join class 0 and dilute its mean) and three accuracies:
+
+    * ``accuracy``: Diehl & Cook's readout, the class whose assigned neurons spike most on
+      average;
+    * ``accuracy_proportion``: proportion weighting (Hazan et al. 2018), every neuron votes for
+      every class in proportion to its mean response to it;
+    * ``accuracy_likelihood``: each neuron's count is Poisson with its mean response to the
+      class (a small floor keeps the log finite); the most likely class wins.
+    """
+    n = r_label.shape[1]
+    per_class = np.stack([r_label[y_label == c].mean(axis=0) if np.any(y_label == c) else np.zeros(n)
+                          for c in range(classes)])
+    labels = np.where(per_class.max(axis=0) > 0, per_class.argmax(axis=0), -1)
+    score = np.stack([r_test[:, labels == c].mean(axis=1) if np.any(labels == c) else np.zeros(len(r_test))
+                      for c in range(classes)], axis=1)
+    proportions = per_class / np.maximum(per_class.sum(axis=0, keepdims=True), 1e-12)
+    rate = per_class + 1e-4
+    likelihood = r_test @ np.log(rate).T - rate.sum(axis=1)
+    return labels, {
+        "accuracy": float((score.argmax(axis=1) == y_test).mean()),
+        "accuracy_proportion": float(((r_test @ proportions.T).argmax(axis=1) == y_test).mean()),
+        "accuracy_likelihood": float((likelihood.argmax(axis=1) == y_test).mean()),
+    }
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--neurons", type=int, default=400)
@@ -177,31 +209,15 @@ def main(argv=None) -> dict:
     t1 = time.perf_counter()
     lab_idx = np.arange(args.label) % len(x_train)
     r_label = responses(x_train[lab_idx], "label")
-    per_class = np.stack([r_label[y_train[lab_idx] == c].mean(axis=0) if np.any(y_train[lab_idx] == c)
-                          else np.zeros(n) for c in range(10)])
-    labels = per_class.argmax(axis=0)
     r_test = responses(x_test[:args.test], "test")
-    # Diehl & Cook's readout: the class whose assigned neurons spike most on average.
-    score = np.stack([r_test[:, labels == c].mean(axis=1) if np.any(labels == c) else np.zeros(len(r_test))
-                      for c in range(10)], axis=1)
-    accuracy = float((score.argmax(axis=1) == y_test[:args.test]).mean())
-    # Proportion weighting (Hazan et al. 2018): every neuron votes for every class in proportion
-    # to its mean response to that class during labelling.
-    proportions = per_class / np.maximum(per_class.sum(axis=0, keepdims=True), 1e-12)
-    accuracy_proportion = float(((r_test @ proportions.T).argmax(axis=1) == y_test[:args.test]).mean())
-    # Poisson likelihood: each neuron's count is Poisson with its mean response to the class
-    # during labelling (a small floor keeps log finite); the most likely class wins.
-    rate = per_class + 1e-4
-    likelihood = r_test @ np.log(rate).T - rate.sum(axis=1)
-    accuracy_likelihood = float((likelihood.argmax(axis=1) == y_test[:args.test]).mean())
+    labels, accuracies = readouts(r_label, y_train[lab_idx], r_test, y_test[:args.test])
     eval_s = time.perf_counter() - t1
 
     result = {"neurons": n, "train_images": args.train, "label_images": args.label, "test_images": args.test,
-              "accuracy": round(accuracy, 4),
-              "accuracy_proportion": round(accuracy_proportion, 4),
-              "accuracy_likelihood": round(accuracy_likelihood, 4), "train_seconds": round(train_s, 1),
+              **{k: round(v, 4) for k, v in accuracies.items()}, "train_seconds": round(train_s, 1),
               "seconds_per_train_image": round(train_s / max(args.train, 1), 5),
-              "eval_seconds": round(eval_s, 1), "classes_with_neurons": int(len(set(labels.tolist())))}
+              "eval_seconds": round(eval_s, 1), "classes_with_neurons": int(len(set(labels[labels >= 0].tolist()))),
+              "unassigned_neurons": int(np.sum(labels < 0))}
     if args.save:
         np.savez(args.save, weights=weights, theta=theta, labels=labels, label_responses=r_label,
                  test_responses=r_test)

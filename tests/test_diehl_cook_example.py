@@ -52,3 +52,18 @@ def test_same_seed_same_result(data_root):
     args = ["--neurons", "20", "--train", "20", "--label", "20", "--test", "20", "--data", str(data_root / "mnist")]
     a, b = dc.main(args), dc.main(args)
     assert a["accuracy"] == b["accuracy"]
+
+
+def test_readouts_leave_silent_neurons_unassigned():
+    dc = _example()
+    # neuron 0 answers class 0, neuron 1 class 1, neuron 2 never fires while labelling
+    r_label = np.array([[3.0, 0.0, 0.0], [0.0, 2.0, 0.0], [4.0, 1.0, 0.0], [0.0, 3.0, 0.0]])
+    y_label = np.array([0, 1, 0, 1])
+    # a class-0 test image that also excites neuron 1 a little: a silent neuron labelled 0
+    # would halve class 0's mean (2 -> 1) and hand the image to class 1 (1.5)
+    r_test = np.array([[2.0, 1.5, 0.0], [0.0, 2.0, 0.0]])
+    y_test = np.array([0, 1])
+    labels, acc = dc.readouts(r_label, y_label, r_test, y_test, classes=2)
+    assert labels.tolist() == [0, 1, -1]
+    assert acc["accuracy"] == 1.0
+    assert acc["accuracy_proportion"] == 1.0 and acc["accuracy_likelihood"] == 1.0
