@@ -78,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="channels of the two conv layers (default 32 64)")
     p.add_argument("--hidden", type=int, default=128, help="hidden LIF neurons after the convs (default 128)")
     p.add_argument("--beta", type=float, default=0.5, help="LIF leak per step (default 0.5)")
+    p.add_argument("--surrogate", default="arctan",
+                   help="surrogate gradient of every LIF layer (default arctan; fast_sigmoid, triangle, "
+                        "straight_through)")
+    p.add_argument("--alpha", type=float, default=4.0,
+                   help="surrogate sharpness (default 4.0: wide; the library's fast_sigmoid default 25 "
+                        "is narrow)")
     p.add_argument("--shift", type=int, default=2, help="random shift augmentation in pixels (default 2, 0: off)")
     p.add_argument("--seed", type=int, default=0, help="seed of weights, data order, coding and augmentation")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
@@ -170,18 +176,26 @@ def load_images(dataset: str, root: Optional[str]) -> Tuple[np.ndarray, ...]:
 
 
 def build_model(in_channels: int, size: int, channels: Sequence[int] = (32, 64), hidden: int = 128,
-                beta: float = 0.5, classes: int = 10) -> Any:
-    """``Conv-tdBN-LIF-MaxPool`` x2, ``Linear-tdBN-LIF``, ``Linear-LIF`` for ``[T, B, C, size, size]`` input."""
+                beta: float = 0.5, classes: int = 10, surrogate: str = "fast_sigmoid",
+                alpha: Optional[float] = None) -> Any:
+    """``Conv-tdBN-LIF-MaxPool`` x2, ``Linear-tdBN-LIF``, ``Linear-LIF`` for ``[T, B, C, size, size]`` input.
+
+    ``surrogate`` / ``alpha``: the spike's surrogate gradient in every LIF layer (the forward
+    pass is the same Heaviside spike whatever they are)."""
     import spikeflow.torch as st
 
     c1, c2 = int(channels[0]), int(channels[1])
     s = (size // 2) // 2
+
+    def lif() -> Any:
+        return st.LIF(beta, surrogate=surrogate, alpha=alpha)
+
     return st.Sequential(
-        st.Conv2d(in_channels, c1, 3, padding=1, bias=False), st.TimeBatchNorm2d(c1), st.LIF(beta), st.MaxPool2d(2),
-        st.Conv2d(c1, c2, 3, padding=1, bias=False), st.TimeBatchNorm2d(c2), st.LIF(beta), st.MaxPool2d(2),
+        st.Conv2d(in_channels, c1, 3, padding=1, bias=False), st.TimeBatchNorm2d(c1), lif(), st.MaxPool2d(2),
+        st.Conv2d(c1, c2, 3, padding=1, bias=False), st.TimeBatchNorm2d(c2), lif(), st.MaxPool2d(2),
         st.Flatten(),
-        st.Linear(c2 * s * s, hidden, bias=False), st.TimeBatchNorm1d(hidden), st.LIF(beta),
-        st.Linear(hidden, classes), st.LIF(beta),
+        st.Linear(c2 * s * s, hidden, bias=False), st.TimeBatchNorm1d(hidden), lif(),
+        st.Linear(hidden, classes), lif(),
     )
 
 
@@ -326,7 +340,8 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
         f"steps; checkpoints in {ckpt}")
 
     seed_everything(args.seed)
-    model = build_model(1, size, args.channels, args.hidden, args.beta)
+    model = build_model(1, size, args.channels, args.hidden, args.beta, surrogate=args.surrogate,
+                        alpha=args.alpha)
     train_loader = image_loader(xa, ya, T=args.T, encoding=args.encoding, batch=args.batch, shuffle=True,
                                 shift=args.shift)
     say(f"training {args.channels[0]}c3-pool-{args.channels[1]}c3-pool-{args.hidden}-10 LIF for "
