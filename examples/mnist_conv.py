@@ -352,7 +352,7 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
     ev = torch_evaluate(model, test_loader)
     figures: Dict[str, Any] = {
         "dataset": args.dataset, "encoding": args.encoding, "T": args.T, "epochs": args.epochs,
-        "train_samples": int(len(ya)), "test_samples": ev["samples"], "accuracy": ev["accuracy"],
+        "surrogate": args.surrogate, "alpha": args.alpha, "train_samples": int(len(ya)), "test_samples": ev["samples"], "accuracy": ev["accuracy"],
         **tr,
         "torch_spikes_per_sample": ev["spikes_per_sample"],
         "torch_input_spikes_per_sample": ev["input_spikes_per_sample"],
