@@ -98,13 +98,13 @@ def normalise(proj, n_exc: int, total: float = 78.0) -> None:
 
 
 def present(net, inp, rec, image: np.ndarray, n_exc: int, min_spikes: int = 5,
-            intensity: float = 2.0) -> np.ndarray:
-    """Show one image (raising the intensity until it makes ``min_spikes`` spikes); spike
-    counts of the excitatory neurons for the accepted presentation."""
+            intensity: float = 2.0, present_ms: float = PRESENT_MS) -> np.ndarray:
+    """Show one image for ``present_ms`` (raising the intensity until it makes ``min_spikes``
+    spikes); spike counts of the excitatory neurons for the accepted presentation."""
     start = intensity
     while True:
         inp.rates = image * (intensity / 8.0)
-        net.run(PRESENT_MS)
+        net.run(present_ms)
         counts = np.bincount(rec.take()[1], minlength=n_exc)
         inp.rates = 0.0
         net.run(REST_MS)
@@ -162,6 +162,11 @@ def main(argv=None) -> dict:
     ap.add_argument("--inhibition", type=float, default=17.0, help="inhibitory->excitatory conductance (D&C: 17)")
     ap.add_argument("--intensity", type=float, default=2.0,
                     help="input rate = pixel / 8 * intensity Hz at the first showing of an image (D&C: 2)")
+    ap.add_argument("--load", default=None,
+                    help="skip training: label and test the weights and thresholds of a --save file")
+    ap.add_argument("--present-ms", type=float, default=PRESENT_MS,
+                    help="presentation time of each labelling and test image, ms (D&C: 350; training "
+                         "always uses 350)")
     ap.add_argument("--lr-end", type=float, default=1.0,
                     help="learning-rate factor reached at the last training image, linearly from 1 "
                          "(1: constant, as D&C)")
@@ -176,24 +181,33 @@ def main(argv=None) -> dict:
     rng = np.random.default_rng(args.seed)
     n = args.neurons
 
-    # Training: one pass in the dataset's order (as the paper), learning on.
-    w0 = rng.uniform(0.0, 0.3, size=(N_INPUT, n))
-    net, inp, exc, proj = build(n, w0, learn=True, seed=args.seed, input_delay_max=args.input_delay_max,
-                                nu_post=args.nu_post, nu_pre=args.nu_pre, theta_plus=args.theta_plus,
-                                inhibition=args.inhibition)
-    rec = net.record_spikes(exc)
-    t0 = time.perf_counter()
-    for k in tqdm(range(args.train), desc="train", unit="img", mininterval=2.0):
-        if args.lr_end != 1.0:
-            proj.learning_rate = 1.0 + (args.lr_end - 1.0) * k / max(args.train - 1, 1)
-        normalise(proj, n)
-        present(net, inp, rec, x_train[k % len(x_train)], n, intensity=args.intensity)
-    train_s = time.perf_counter() - t0
-    # (pre, post) matrices: storage order is by source, then by delay within a source.
-    pre, post = proj.pre, proj.post
-    weights, delays = np.zeros((N_INPUT, n)), np.zeros((N_INPUT, n))
-    weights[pre, post], delays[pre, post] = proj.weights, proj.delays
-    theta = exc.theta.copy()
+    if args.load:
+        saved = np.load(args.load)
+        weights, theta = saved["weights"], saved["theta"]
+        delays = saved["delays"] if "delays" in saved else np.full(weights.shape, DT)
+        if weights.shape != (N_INPUT, n):
+            raise SystemExit(f"{args.load} holds {weights.shape[1]} neurons; pass --neurons {weights.shape[1]}")
+        train_s, trained = 0.0, 0
+    else:
+        # Training: one pass in the dataset's order (as the paper), learning on.
+        w0 = rng.uniform(0.0, 0.3, size=(N_INPUT, n))
+        net, inp, exc, proj = build(n, w0, learn=True, seed=args.seed, input_delay_max=args.input_delay_max,
+                                    nu_post=args.nu_post, nu_pre=args.nu_pre, theta_plus=args.theta_plus,
+                                    inhibition=args.inhibition)
+        rec = net.record_spikes(exc)
+        t0 = time.perf_counter()
+        for k in tqdm(range(args.train), desc="train", unit="img", mininterval=2.0):
+            if args.lr_end != 1.0:
+                proj.learning_rate = 1.0 + (args.lr_end - 1.0) * k / max(args.train - 1, 1)
+            normalise(proj, n)
+            present(net, inp, rec, x_train[k % len(x_train)], n, intensity=args.intensity)
+        train_s = time.perf_counter() - t0
+        # (pre, post) matrices: storage order is by source, then by delay within a source.
+        pre, post = proj.pre, proj.post
+        weights, delays = np.zeros((N_INPUT, n)), np.zeros((N_INPUT, n))
+        weights[pre, post], delays[pre, post] = proj.weights, proj.delays
+        theta = exc.theta.copy()
+        trained = args.train
 
     # Frozen network: label the neurons, then test.
     net, inp, exc, _ = build(n, weights, learn=False, theta=theta, seed=args.seed + 1, delays=delays,
@@ -203,23 +217,26 @@ def main(argv=None) -> dict:
     def responses(x, what):
         out = np.zeros((len(x), n))
         for k in tqdm(range(len(x)), desc=what, unit="img", mininterval=2.0):
-            out[k] = present(net, inp, rec, x[k], n, intensity=args.intensity)
+            out[k] = present(net, inp, rec, x[k], n, intensity=args.intensity, present_ms=args.present_ms)
         return out
 
     t1 = time.perf_counter()
     lab_idx = np.arange(args.label) % len(x_train)
     r_label = responses(x_train[lab_idx], "label")
     r_test = responses(x_test[:args.test], "test")
-    labels, accuracies = readouts(r_label, y_train[lab_idx], r_test, y_test[:args.test])
+    if args.label > 0 and args.test > 0:
+        labels, accuracies = readouts(r_label, y_train[lab_idx], r_test, y_test[:args.test])
+    else:  # train (or label) only, e.g. to evaluate the saved weights later with --load
+        labels, accuracies = np.full(n, -1), {}
     eval_s = time.perf_counter() - t1
 
-    result = {"neurons": n, "train_images": args.train, "label_images": args.label, "test_images": args.test,
+    result = {"neurons": n, "train_images": trained, "present_ms": args.present_ms, "label_images": args.label, "test_images": args.test,
               **{k: round(v, 4) for k, v in accuracies.items()}, "train_seconds": round(train_s, 1),
-              "seconds_per_train_image": round(train_s / max(args.train, 1), 5),
+              "seconds_per_train_image": round(train_s / max(trained, 1), 5),
               "eval_seconds": round(eval_s, 1), "classes_with_neurons": int(len(set(labels[labels >= 0].tolist()))),
               "unassigned_neurons": int(np.sum(labels < 0))}
     if args.save:
-        np.savez(args.save, weights=weights, theta=theta, labels=labels, label_responses=r_label,
+        np.savez(args.save, weights=weights, theta=theta, delays=delays, labels=labels, label_responses=r_label,
                  test_responses=r_test)
     print(json.dumps(result))
     return result

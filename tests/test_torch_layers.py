@@ -38,6 +38,27 @@ def test_event_linear_equals_dense(density, values):
         assert rel(a, b) < 1e-5
 
 
+@pytest.mark.parametrize("layout", ["input-major", "contiguous"])
+def test_event_linear_equals_dense_in_both_weight_layouts(layout):
+    torch.manual_seed(3)
+    layer = st.Linear(64, 24, sparse=True)
+    assert layer.weight.t().is_contiguous() and not layer.weight.is_contiguous()
+    if layout == "contiguous":  # e.g. a user assigned a plain parameter after construction
+        layer.weight = torch.nn.Parameter(layer.weight.detach().contiguous())
+    x = (torch.rand(6, 5, 64) < 0.05).float()
+    g = torch.randn(6, 5, 24)
+    got = _grads(layer, x, g)
+    assert layer.weight.grad.stride() == layer.weight.stride()  # kept as given, no copy
+    layer.sparse, layer.threshold = False, 0.0
+    ref = _grads(layer, x, g)
+    for a, b in zip(got, ref):
+        assert rel(a, b) < 1e-5
+    state = layer.state_dict()
+    fresh = st.Linear(64, 24)
+    fresh.load_state_dict(state)
+    assert torch.equal(fresh.weight, layer.weight) and fresh.weight.t().is_contiguous()
+
+
 def test_auto_switches_to_dense_at_high_activity(monkeypatch):
     calls = []
     real = sparse._EventLinear.apply

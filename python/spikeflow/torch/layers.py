@@ -45,6 +45,12 @@ def _threshold(mode: Sparse, threshold: float) -> float:
 class Linear(nn.Linear):
     """``nn.Linear`` over ``[T, B, in_features]``; event-driven for sparse (spike) input.
 
+    ``weight`` has torch's shape ``[out_features, in_features]`` but is stored input-major
+    (``weight.t()`` is contiguous): an input event then reads one contiguous weight row, and
+    the event-driven weight gradient is written in that same layout, so neither pass
+    transposes 4 bytes per synapse every step. Values, ``state_dict`` and optimizers are
+    unaffected; a contiguous weight assigned later also works (transposed once per call).
+
     Args:
         sparse: ``"auto"`` (event-driven when at most ``threshold`` of the inputs are
             non-zero), ``True`` (always) or ``False`` (dense torch).
@@ -54,6 +60,7 @@ class Linear(nn.Linear):
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  sparse: Sparse = "auto", threshold: float = sparse.DEFAULT_THRESHOLD) -> None:
         super().__init__(in_features, out_features, bias=bias)
+        self.weight = nn.Parameter(self.weight.detach().t().contiguous().t())
         self.sparse = sparse
         self.threshold = _threshold(sparse, threshold)
 

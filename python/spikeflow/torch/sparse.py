@@ -28,11 +28,18 @@ def _eligible(x: torch.Tensor, weight: torch.Tensor) -> bool:
     )
 
 
+def _input_major(weight: torch.Tensor) -> bool:
+    """Whether ``weight [N, K]`` is stored input-major (``weight.t()`` is contiguous)."""
+    return weight.dim() == 2 and weight.t().is_contiguous() and not weight.is_contiguous()
+
+
 class _EventLinear(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x2, weight, bias, indptr, indices, values):  # type: ignore[override]
         rows, cols = x2.shape
-        wt = _kernels.transposed(weight)
+        # The event loop reads one weight row [N] per input event; an input-major weight
+        # (spikeflow.torch.Linear's layout) already is those rows, otherwise transpose once.
+        wt = weight.detach().t() if _input_major(weight) else _kernels.transposed(weight)
         out = _kernels.empty(rows, weight.shape[0])
         csr = (indptr, indices, values)
         _kernels.csr_matmul(csr, rows, cols, wt, bias, out)
@@ -47,11 +54,18 @@ class _EventLinear(torch.autograd.Function):
         rows, cols = ctx.shape
         g = g.contiguous()
         gx = gw = gb = None
+        csr = (indptr, indices, values)
         if ctx.needs_input_grad[0]:
             gx = g @ weight
         if ctx.needs_input_grad[1]:
-            gw = _kernels.empty(weight.shape[0], cols)
-            _kernels.csr_grad_weight((indptr, indices, values), rows, cols, g, gw)
+            if _input_major(weight):
+                # the gradient in the weight's own layout, so autograd keeps it as it is
+                gwt = _kernels.empty(cols, weight.shape[0])
+                _kernels.csr_t_matmul(csr, rows, cols, g, gwt)
+                gw = gwt.t()
+            else:
+                gw = _kernels.empty(weight.shape[0], cols)
+                _kernels.csr_grad_weight(csr, rows, cols, g, gw)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             gb = _kernels.column_sums(g)
         return gx, gw, gb, None, None, None

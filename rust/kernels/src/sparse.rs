@@ -269,25 +269,61 @@ fn scan_tail(row: &[f32], from: usize, idx: &mut Vec<i32>, val: &mut Vec<f32>) {
     }
 }
 
-/// 8 floats at a time: one compare, one mask; most masks of spike data are zero.
+/// For each 8-bit mask, the positions of its set bits, packed to the front.
+const fn pack_table() -> [[i32; 8]; 256] {
+    let mut table = [[0i32; 8]; 256];
+    let mut mask = 0;
+    while mask < 256 {
+        let (mut bit, mut slot) = (0, 0);
+        while bit < 8 {
+            if mask & (1 << bit) != 0 {
+                table[mask][slot] = bit as i32;
+                slot += 1;
+            }
+            bit += 1;
+        }
+        mask += 1;
+    }
+    table
+}
+
+static PACK: [[i32; 8]; 256] = pack_table();
+
+/// 8 floats at a time without branches: one compare gives a mask, a table lookup packs the
+/// non-zeros' columns and values to the front, and all 8 lanes are stored; only the first
+/// `popcount(mask)` of them are kept. (Branching on the mask mispredicts on spike data,
+/// where about a third of the 8-float chunks hold an event.)
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn scan_row_avx2(row: &[f32], idx: &mut Vec<i32>, val: &mut Vec<f32>) {
     use std::arch::x86_64::*;
     let n8 = row.len() / 8 * 8;
+    // every store writes 8 lanes at the current end: room for all of them up front
+    idx.reserve(n8 + 8);
+    val.reserve(n8 + 8);
+    let mut len = idx.len();
+    debug_assert_eq!(len, val.len());
+    let (ip, vp) = (idx.as_mut_ptr(), val.as_mut_ptr());
     let zero = _mm256_setzero_ps();
     let mut base = 0;
     while base < n8 {
-        // SAFETY: base + 8 <= row.len(); unaligned load.
-        let v = unsafe { _mm256_loadu_ps(row.as_ptr().add(base)) };
-        let mut mask = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_NEQ_UQ>(v, zero)) as u32;
-        while mask != 0 {
-            let i = base + mask.trailing_zeros() as usize;
-            idx.push(i as i32);
-            val.push(row[i]);
-            mask &= mask - 1;
+        // SAFETY: base + 8 <= row.len() (unaligned load); `len + 8 <=` both capacities,
+        // because len grows by at most 8 per chunk and n8 + 8 slots were reserved.
+        unsafe {
+            let v = _mm256_loadu_ps(row.as_ptr().add(base));
+            let mask = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_NEQ_UQ>(v, zero)) as usize;
+            let perm = _mm256_loadu_si256(PACK[mask].as_ptr() as *const __m256i);
+            let cols = _mm256_add_epi32(perm, _mm256_set1_epi32(base as i32));
+            _mm256_storeu_si256(ip.add(len) as *mut __m256i, cols);
+            _mm256_storeu_ps(vp.add(len), _mm256_permutevar8x32_ps(v, perm));
+            len += mask.count_ones() as usize;
         }
         base += 8;
+    }
+    // SAFETY: the first `len` entries of both vectors are initialised (stored above).
+    unsafe {
+        idx.set_len(len);
+        val.set_len(len);
     }
     scan_tail(row, n8, idx, val);
 }
@@ -316,6 +352,52 @@ dispatch! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn event_scan_finds_every_nonzero_in_order() {
+        // widths around the 8-lane chunks, densities from empty to full, NaN and -0.0
+        let mut state = 7u64;
+        for cols in [0usize, 1, 7, 8, 9, 15, 16, 17, 63, 100] {
+            for density in [0.0, 0.05, 0.5, 1.0] {
+                let rows = 21;
+                let x: Vec<f32> = (0..rows * cols)
+                    .map(|i| {
+                        state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+                        let u = (state >> 40) as f64 / (1u64 << 24) as f64;
+                        match i % 97 {
+                            5 => f32::NAN,
+                            6 => -0.0,
+                            _ if u < density => 0.5 + u as f32,
+                            _ => 0.0,
+                        }
+                    })
+                    .collect();
+                let csr = Csr::from_dense(&x, rows, cols, usize::MAX)
+                    .unwrap()
+                    .unwrap();
+                let mut indptr = vec![0i64];
+                let (mut idx, mut val) = (vec![], vec![]);
+                for r in 0..rows {
+                    for c in 0..cols {
+                        let v = x[r * cols + c];
+                        if v != 0.0 || v.is_nan() {
+                            idx.push(c as i32);
+                            val.push(v);
+                        }
+                    }
+                    indptr.push(idx.len() as i64);
+                }
+                assert_eq!(csr.indptr, indptr, "cols {cols} density {density}");
+                assert_eq!(csr.indices, idx, "cols {cols} density {density}");
+                let same = csr
+                    .values
+                    .iter()
+                    .zip(&val)
+                    .all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same && csr.values.len() == val.len());
+            }
+        }
+    }
 
     #[test]
     fn matches_dense_products() {
