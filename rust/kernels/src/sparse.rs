@@ -277,7 +277,7 @@ const fn pack_table() -> [[i32; 8]; 256] {
         let (mut bit, mut slot) = (0, 0);
         while bit < 8 {
             if mask & (1 << bit) != 0 {
-                table[mask][slot] = bit as i32;
+                table[mask][slot] = bit;
                 slot += 1;
             }
             bit += 1;
