@@ -48,7 +48,10 @@ fn recurrent_events(net: &Network) -> u64 {
 fn bench_brunel(c: &mut Criterion) {
     let mut group = c.benchmark_group("brunel_delta");
     group.sample_size(10);
-    for scale in [1usize] {
+    // scales of the Brunel network to time (1: 10 000 neurons)
+    let scales = [1usize];
+    #[allow(clippy::single_element_loop)]
+    for scale in scales {
         // Measure the events of one 100 ms slice to set the throughput.
         let mut probe = brunel(scale, 1);
         probe.run(100.0).unwrap();
