@@ -217,27 +217,66 @@ impl CsrRef<'_> {
     }
 
     /// The transpose `[cols, rows]` (events grouped by column, rows ascending within each).
+    ///
+    /// A counting sort, split over row blocks: each block counts its events per column, the
+    /// prefix sums give every (block, column) pair its own run of slots, and the blocks then
+    /// fill their runs in parallel; earlier blocks come first, so rows stay ascending.
     pub fn transpose(&self) -> Csr {
         let nnz = self.indices.len();
-        let mut indptr = vec![0i64; self.cols + 1];
-        for &k in self.indices {
-            indptr[k as usize + 1] += 1;
+        let cols = self.cols;
+        let blocks = if nnz < 1 << 15 {
+            1
+        } else {
+            rayon::current_num_threads().clamp(1, self.rows.max(1))
+        };
+        let per = self.rows.div_ceil(blocks.max(1)).max(1);
+        let ranges: Vec<(usize, usize)> = (0..blocks)
+            .map(|b| (b * per, ((b + 1) * per).min(self.rows)))
+            .filter(|(a, b)| a < b)
+            .collect();
+        let mut counts: Vec<Vec<i64>> = ranges
+            .par_iter()
+            .map(|&(r0, r1)| {
+                let mut c = vec![0i64; cols];
+                let (a, b) = (self.indptr[r0] as usize, self.indptr[r1] as usize);
+                for &k in &self.indices[a..b] {
+                    c[k as usize] += 1;
+                }
+                c
+            })
+            .collect();
+        // column starts, then each block's first slot in every column
+        let mut indptr = vec![0i64; cols + 1];
+        for k in 0..cols {
+            let mut at = indptr[k];
+            for c in counts.iter_mut() {
+                let n = c[k];
+                c[k] = at;
+                at += n;
+            }
+            indptr[k + 1] = at;
         }
-        for k in 0..self.cols {
-            indptr[k + 1] += indptr[k];
-        }
-        let mut next: Vec<i64> = indptr[..self.cols].to_vec();
         let mut indices = vec![0i32; nnz];
         let mut values = vec![0f32; nnz];
-        for r in 0..self.rows {
-            let (idx, val) = self.row(r);
-            for (&k, &v) in idx.iter().zip(val) {
-                let slot = &mut next[k as usize];
-                indices[*slot as usize] = r as i32;
-                values[*slot as usize] = v;
-                *slot += 1;
-            }
-        }
+        let (ip, vp) = (SyncPtr32::new(&mut indices), SyncPtr::new(&mut values));
+        ranges
+            .par_iter()
+            .zip(counts.par_iter_mut())
+            .for_each(|(&(r0, r1), next)| {
+                for r in r0..r1 {
+                    let (idx, val) = self.row(r);
+                    for (&k, &v) in idx.iter().zip(val) {
+                        let slot = &mut next[k as usize];
+                        // SAFETY: slots [start, start + count) of column k belong to this
+                        // block alone, and the count bounds the writes.
+                        unsafe {
+                            *ip.at(*slot as usize) = r as i32;
+                            vp.slice(*slot as usize, 1)[0] = v;
+                        }
+                        *slot += 1;
+                    }
+                }
+            });
         Csr {
             rows: self.cols,
             cols: self.rows,
@@ -245,6 +284,28 @@ impl CsrRef<'_> {
             indices,
             values,
         }
+    }
+}
+
+/// [`SyncPtr`] for `i32` buffers.
+#[derive(Clone, Copy)]
+struct SyncPtr32(*mut i32);
+
+// SAFETY: writes go only to slots no other task touches (see `CsrRef::transpose`).
+unsafe impl Send for SyncPtr32 {}
+// SAFETY: as above.
+unsafe impl Sync for SyncPtr32 {}
+
+impl SyncPtr32 {
+    fn new(buf: &mut [i32]) -> Self {
+        SyncPtr32(buf.as_mut_ptr())
+    }
+
+    /// # Safety
+    /// `i` must lie in the buffer and be written by one task only.
+    unsafe fn at(&self, i: usize) -> *mut i32 {
+        // SAFETY: guaranteed by the caller.
+        unsafe { self.0.add(i) }
     }
 }
 
@@ -396,6 +457,47 @@ mod tests {
                     .all(|(a, b)| a.to_bits() == b.to_bits());
                 assert!(same && csr.values.len() == val.len());
             }
+        }
+    }
+
+    #[test]
+    fn parallel_transpose_groups_by_column_with_rows_ascending() {
+        // enough events for the split over row blocks (the small tests take one block)
+        let (rows, cols) = (301, 1999);
+        let x: Vec<f32> = (0..rows * cols)
+            .map(|i| {
+                if (i * 7919) % 10 == 0 {
+                    (i % 13) as f32 + 1.0
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let csr = Csr::from_dense(&x, rows, cols, usize::MAX)
+            .unwrap()
+            .unwrap();
+        assert!(csr.indices.len() >= 1 << 15);
+        for threads in [1, 2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let t = pool.install(|| csr.view().transpose());
+            let mut indptr = vec![0i64];
+            let (mut idx, mut val) = (vec![], vec![]);
+            for c in 0..cols {
+                for r in 0..rows {
+                    if x[r * cols + c] != 0.0 {
+                        idx.push(r as i32);
+                        val.push(x[r * cols + c]);
+                    }
+                }
+                indptr.push(idx.len() as i64);
+            }
+            assert_eq!((t.rows, t.cols), (cols, rows));
+            assert_eq!(t.indptr, indptr, "{threads} threads");
+            assert_eq!(t.indices, idx, "{threads} threads");
+            assert_eq!(t.values, val, "{threads} threads");
         }
     }
 
