@@ -90,10 +90,11 @@ impl Events {
         let r: &mut [u8; RECORD_SIZE] = (&mut out[w * RECORD_SIZE..(w + 1) * RECORD_SIZE])
             .try_into()
             .expect("13-byte slot");
+        // two overlapping 8-byte stores: x, y, t[0..4] at byte 0; t[1..8], p at byte 5
         let lo = x as u16 as u64 | (y as u16 as u64) << 16 | (t as u64) << 32;
+        let hi = (t as u64) >> 8 | (p as u64) << 56;
         r[0..8].copy_from_slice(&lo.to_le_bytes());
-        r[8..12].copy_from_slice(&(((t as u64) >> 32) as u32).to_le_bytes());
-        r[12] = p as u8;
+        r[5..13].copy_from_slice(&hi.to_le_bytes());
     }
 
     /// Wraps packed records (length must be a multiple of [`RECORD_SIZE`]).
@@ -176,5 +177,27 @@ mod tests {
         );
         assert_eq!(ev.iter().nth(1).unwrap().t, 7);
         assert_eq!(ev.get(2), None);
+    }
+
+    #[test]
+    fn put_writes_exactly_one_record() {
+        // neighbours must survive the overlapping stores; extreme values in every field
+        let cases = [
+            (i16::MIN, i16::MAX, i64::MIN, true),
+            (-1, 0, -1, false),
+            (33, 33, (1 << 23) - 1, true),
+            (i16::MAX, -1, i64::MAX, false),
+        ];
+        for (x, y, t, p) in cases {
+            let mut buf = vec![0xAAu8; 3 * RECORD_SIZE];
+            Events::put(&mut buf, 1, x, y, t, p);
+            assert!(buf[..RECORD_SIZE].iter().all(|&b| b == 0xAA));
+            assert!(buf[2 * RECORD_SIZE..].iter().all(|&b| b == 0xAA));
+            let mut want = Events::new();
+            want.push(x, y, t, p);
+            assert_eq!(&buf[RECORD_SIZE..2 * RECORD_SIZE], want.as_bytes());
+            let ev = Events::from_bytes(buf[RECORD_SIZE..2 * RECORD_SIZE].to_vec());
+            assert_eq!(ev.get(0), Some(Event { x, y, t, p }));
+        }
     }
 }
