@@ -31,7 +31,10 @@ likelihood (each neuron's count is Poisson with its mean response to the class).
 
 Run ``python examples/diehl_cook_mnist.py`` for the full experiment (one epoch of 60 000
 images, labelling on the training set, 10 000 test images) or pass ``--train 1000 --label
-1000 --test 1000`` for a short one. MNIST is read from ``$SPIKEFLOW_DATA/mnist`` (default
+1000 --test 1000`` for a short one. ``--save W.npz`` keeps the trained weights and
+thresholds; ``--load W.npz`` labels and tests them again without training (for instance with
+another ``--present-ms``: longer presentations give more spikes per image and so a less noisy
+readout, at a proportional cost in time and energy). MNIST is read from ``$SPIKEFLOW_DATA/mnist`` (default
 ``../shared/data/mnist`` beside the repository).
 """
 from __future__ import annotations

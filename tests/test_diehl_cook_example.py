@@ -3,6 +3,7 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "diehl_cook_mnist.py"
 
@@ -52,6 +53,25 @@ def test_same_seed_same_result(data_root):
     args = ["--neurons", "20", "--train", "20", "--label", "20", "--test", "20", "--data", str(data_root / "mnist")]
     a, b = dc.main(args), dc.main(args)
     assert a["accuracy"] == b["accuracy"]
+
+
+def test_saved_weights_evaluate_again_identically(data_root, tmp_path):
+    dc = _example()
+    out = tmp_path / "w.npz"
+    common = ["--neurons", "20", "--label", "40", "--test", "40", "--data", str(data_root / "mnist")]
+    trained = dc.main(common + ["--train", "40", "--save", str(out)])
+    again = dc.main(common + ["--load", str(out)])
+    assert again["train_images"] == 0 and trained["train_images"] == 40
+    for key in ("accuracy", "accuracy_proportion", "accuracy_likelihood"):
+        assert again[key] == trained[key]
+    np.testing.assert_array_equal(np.load(out)["test_responses"].shape, (40, 20))
+    out2 = tmp_path / "w700.npz"
+    longer = dc.main(common + ["--load", str(out), "--present-ms", "700", "--save", str(out2)])
+    assert longer["present_ms"] == 700.0
+    # twice the presentation, more spikes per test image
+    assert np.load(out2)["test_responses"].sum() > 1.3 * np.load(out)["test_responses"].sum()
+    with pytest.raises(SystemExit, match="--neurons 20"):
+        dc.main(["--neurons", "30", "--load", str(out), "--data", str(data_root / "mnist")])
 
 
 def test_readouts_leave_silent_neurons_unassigned():
