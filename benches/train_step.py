@@ -383,8 +383,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--interleave", type=int, default=0, metavar="ROUNDS",
                     help="instead: all frameworks of a benchmark in one process, ROUNDS steps "
                     "each taken in turn (fair timing on a busy machine; no memory figures)")
+    ap.add_argument("--omp-wait-policy", choices=["active", "passive"], default=None,
+                    help="set OMP_WAIT_POLICY for torch's OpenMP threads (before torch loads; "
+                    "applies to every framework). Passive stops them spinning on the cores "
+                    "spikeflow's rayon threads need, but slows the peers' many small ops: run "
+                    "both ways and compare each framework at its best")
     ap.add_argument("--worker", nargs=3, metavar=("BENCH", "FW", "COMPILED"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.omp_wait_policy:
+        if "torch" in sys.modules:
+            raise SystemExit("--omp-wait-policy must be set before torch is imported")
+        os.environ["OMP_WAIT_POLICY"] = args.omp_wait_policy.upper()
     os.environ["SPIKEFLOW_BENCH_THREADS"] = str(args.threads)
     os.environ["RAYON_NUM_THREADS"] = str(args.threads)
     global THREADS
@@ -396,7 +405,8 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     if args.interleave:
-        print(f"# interleaved, {args.threads} threads, load average {os.getloadavg()[0]:.1f}")
+        print(f"# interleaved, {args.threads} threads, OMP_WAIT_POLICY="
+              f"{os.environ.get('OMP_WAIT_POLICY', 'unset')}, load average {os.getloadavg()[0]:.1f}")
         print("| bench | framework | mode | median ms | min ms | CPU ms |")
         print("| --- | --- | --- | ---: | ---: | ---: |")
         for bench in args.bench:

@@ -87,6 +87,15 @@ def transposed(w: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def narrow_matmul(g: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """``g [R, N] @ w [N, K]`` for contiguous float32 tensors with a small ``N``."""
+    rows, n = g.shape
+    k = w.shape[1]
+    out = empty(rows, k)
+    _core.kernels_narrow_matmul(flat(g), rows, n, flat(w.detach()), k, flat(out))
+    return out
+
+
 def column_sums(x: torch.Tensor) -> torch.Tensor:
     """``x.sum(0)`` of a contiguous 2-D float32 tensor."""
     rows, cols = x.shape

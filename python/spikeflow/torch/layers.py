@@ -45,11 +45,9 @@ def _threshold(mode: Sparse, threshold: float) -> float:
 class Linear(nn.Linear):
     """``nn.Linear`` over ``[T, B, in_features]``; event-driven for sparse (spike) input.
 
-    ``weight`` has torch's shape ``[out_features, in_features]`` but is stored input-major
-    (``weight.t()`` is contiguous): an input event then reads one contiguous weight row, and
-    the event-driven weight gradient is written in that same layout, so neither pass
-    transposes 4 bytes per synapse every step. Values, ``state_dict`` and optimizers are
-    unaffected; a contiguous weight assigned later also works (transposed once per call).
+    ``weight`` keeps torch's contiguous ``[out_features, in_features]`` layout. (Storing it
+    input-major would spare the event path a transpose per step, 0.5 ms in benchmark B4, but
+    torch's fused Adam copies non-contiguous parameters in and out, 2 ms per step.)
 
     Args:
         sparse: ``"auto"`` (event-driven when at most ``threshold`` of the inputs are
@@ -60,7 +58,6 @@ class Linear(nn.Linear):
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  sparse: Sparse = "auto", threshold: float = sparse.DEFAULT_THRESHOLD) -> None:
         super().__init__(in_features, out_features, bias=bias)
-        self.weight = nn.Parameter(self.weight.detach().t().contiguous().t())
         self.sparse = sparse
         self.threshold = _threshold(sparse, threshold)
 

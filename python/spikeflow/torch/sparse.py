@@ -17,6 +17,11 @@ __all__ = ["DEFAULT_THRESHOLD", "conv2d", "linear"]
 #: Default density (fraction of non-zeros) above which the dense path is used.
 DEFAULT_THRESHOLD = 0.15
 
+#: Layers with at most this many outputs compute their input gradient in Rust (a readout's
+#: ``g [R, 10] @ W [10, K]``): BLAS gains nothing from so short an inner dimension, and in
+#: the B4 training step its thread wake-up cost ~2 ms for a 0.1 ms product.
+NARROW = 32
+
 
 def _eligible(x: torch.Tensor, weight: torch.Tensor) -> bool:
     return (
@@ -38,7 +43,8 @@ class _EventLinear(torch.autograd.Function):
     def forward(ctx, x2, weight, bias, indptr, indices, values):  # type: ignore[override]
         rows, cols = x2.shape
         # The event loop reads one weight row [N] per input event; an input-major weight
-        # (spikeflow.torch.Linear's layout) already is those rows, otherwise transpose once.
+        # (e.g. the transpose of a tied [in, out] matrix) already is those rows, otherwise
+        # transpose once.
         wt = weight.detach().t() if _input_major(weight) else _kernels.transposed(weight)
         out = _kernels.empty(rows, weight.shape[0])
         csr = (indptr, indices, values)
@@ -56,7 +62,10 @@ class _EventLinear(torch.autograd.Function):
         gx = gw = gb = None
         csr = (indptr, indices, values)
         if ctx.needs_input_grad[0]:
-            gx = g @ weight
+            if weight.shape[0] <= NARROW and weight.is_contiguous():
+                gx = _kernels.narrow_matmul(g, weight)
+            else:
+                gx = g @ weight
         if ctx.needs_input_grad[1]:
             if _input_major(weight):
                 # the gradient in the weight's own layout, so autograd keeps it as it is

@@ -323,6 +323,22 @@ fn kernels_transpose(
 }
 
 #[pyfunction]
+fn kernels_narrow_matmul(
+    py: Python<'_>,
+    g: Ro<'_>,
+    rows: usize,
+    n: usize,
+    w: Ro<'_>,
+    k: usize,
+    mut out: Rw<'_>,
+) -> PyResult<()> {
+    let g = ro(&g, "g")?;
+    let w = ro(&w, "w")?;
+    let out = rw(&mut out, "out")?;
+    run(py, || dense::narrow_matmul(g, rows, n, w, k, out))
+}
+
+#[pyfunction]
 fn kernels_column_sums(
     py: Python<'_>,
     x: Ro<'_>,
@@ -378,6 +394,7 @@ fn kernels_pool_bytes() -> usize {
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(kernels_empty, m)?)?;
     m.add_function(wrap_pyfunction!(kernels_transpose, m)?)?;
+    m.add_function(wrap_pyfunction!(kernels_narrow_matmul, m)?)?;
     m.add_function(wrap_pyfunction!(kernels_column_sums, m)?)?;
     m.add_function(wrap_pyfunction!(kernels_avgpool_forward, m)?)?;
     m.add_function(wrap_pyfunction!(kernels_avgpool_backward, m)?)?;
