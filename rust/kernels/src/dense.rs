@@ -92,11 +92,10 @@ pub fn narrow_matmul(
 
 dispatch! {
     fn narrow_row(orow: &mut [f32], grow: &[f32], w: &[f32], k: usize) {
+        // no skipping of zero gradients: 0 * inf must stay NaN, as in the dense product
         orow.fill(0.0);
         for (j, &a) in grow.iter().enumerate() {
-            if a != 0.0 {
-                axpy(orow, a, &w[j * k..(j + 1) * k]);
-            }
+            axpy(orow, a, &w[j * k..(j + 1) * k]);
         }
     }
 }
