@@ -256,19 +256,29 @@ impl CsrRef<'_> {
             }
             indptr[k + 1] = at;
         }
+        // Each block's run of column k ends where the next block's begins. The bound is
+        // checked on every write: the arrays may be numpy memory that another Python thread
+        // could change between the counting and the filling pass.
+        let starts = counts.clone();
+        let end = |b: usize, k: usize| starts.get(b + 1).map_or(indptr[k + 1], |s| s[k]);
         let mut indices = vec![0i32; nnz];
         let mut values = vec![0f32; nnz];
         let (ip, vp) = (SyncPtr32::new(&mut indices), SyncPtr::new(&mut values));
         ranges
             .par_iter()
             .zip(counts.par_iter_mut())
-            .for_each(|(&(r0, r1), next)| {
+            .enumerate()
+            .for_each(|(b, (&(r0, r1), next))| {
                 for r in r0..r1 {
                     let (idx, val) = self.row(r);
                     for (&k, &v) in idx.iter().zip(val) {
                         let slot = &mut next[k as usize];
-                        // SAFETY: slots [start, start + count) of column k belong to this
-                        // block alone, and the count bounds the writes.
+                        assert!(
+                            *slot < end(b, k as usize),
+                            "events changed during transpose"
+                        );
+                        // SAFETY: slots [start, end) of column k belong to this block alone
+                        // and the assert keeps the write inside them.
                         unsafe {
                             *ip.at(*slot as usize) = r as i32;
                             vp.slice(*slot as usize, 1)[0] = v;
