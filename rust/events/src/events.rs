@@ -83,13 +83,19 @@ impl Events {
         slot[12] = p as u8;
     }
 
-    /// Writes one event as record `w` of the packed buffer `out` (which must hold it):
-    /// an 8-byte, a 4-byte and a 1-byte store.
+    /// Writes one event as record `w` of the packed buffer `out` (which must hold it).
     #[inline(always)]
     pub fn put(out: &mut [u8], w: usize, x: i16, y: i16, t: i64, p: bool) {
         let r: &mut [u8; RECORD_SIZE] = (&mut out[w * RECORD_SIZE..(w + 1) * RECORD_SIZE])
             .try_into()
             .expect("13-byte slot");
+        Self::write_record(r, x, y, t, p);
+    }
+
+    /// Writes one event into a 13-byte record slot (for decoders that walk the output with
+    /// `chunks_exact_mut`, which spares the per-event bounds check of [`Events::put`]).
+    #[inline(always)]
+    pub fn write_record(r: &mut [u8; RECORD_SIZE], x: i16, y: i16, t: i64, p: bool) {
         // two overlapping 8-byte stores: x, y, t[0..4] at byte 0; t[1..8], p at byte 5
         let lo = x as u16 as u64 | (y as u16 as u64) << 16 | (t as u64) << 32;
         let hi = (t as u64) >> 8 | (p as u64) << 56;

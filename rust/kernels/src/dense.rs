@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 
 use crate::par::SyncPtr;
-use crate::simd::{axpy, dispatch};
+use crate::simd::{dispatch, gather_sum};
 use crate::{check_len, Result};
 
 const TILE: usize = 32;
@@ -83,20 +83,18 @@ pub fn narrow_matmul(
         out.fill(0.0);
         return Ok(());
     }
+    // each output row is `gather_sum` over all n weight rows, weighted by the gradient row
+    let all_rows: Vec<i32> = (0..n as i32).collect();
     out.par_chunks_mut(k)
         .with_min_len(32)
         .zip(g.par_chunks(n).with_min_len(32))
-        .for_each(|(orow, grow)| narrow_row(orow, grow, w, k));
+        .for_each(|(orow, grow)| narrow_row(orow, &all_rows, grow, w, k));
     Ok(())
 }
 
 dispatch! {
-    fn narrow_row(orow: &mut [f32], grow: &[f32], w: &[f32], k: usize) {
-        // no skipping of zero gradients: 0 * inf must stay NaN, as in the dense product
-        orow.fill(0.0);
-        for (j, &a) in grow.iter().enumerate() {
-            axpy(orow, a, &w[j * k..(j + 1) * k]);
-        }
+    fn narrow_row(orow: &mut [f32], all_rows: &[i32], grow: &[f32], w: &[f32], k: usize) {
+        gather_sum(orow, all_rows, grow, w, k, 0);
     }
 }
 

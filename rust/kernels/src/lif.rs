@@ -159,7 +159,7 @@ fn reset_grad(
 
 dispatch! {
     fn fwd_chunk(
-        x: &[f32], z: SyncPtr, h: SyncPtr, v: &mut [f32], n: usize, t_steps: usize,
+        x: &[f32], z: SyncPtr<f32>, h: SyncPtr<f32>, v: &mut [f32], n: usize, t_steps: usize,
         n0: usize, p: &LifParams<'_>, f: usize,
     ) {
         let len = v.len();
@@ -226,7 +226,7 @@ pub fn forward(
 fn bwd_steps<S: Fn(f32) -> f32>(
     gz: &[f32],
     h: &[f32],
-    gx: SyncPtr,
+    gx: SyncPtr<f32>,
     gv: &mut [f32],
     n: usize,
     t_steps: usize,
@@ -274,7 +274,7 @@ fn bwd_steps<S: Fn(f32) -> f32>(
 
 dispatch! {
     fn bwd_chunk(
-        gz: &[f32], h: &[f32], gx: SyncPtr, gv: &mut [f32], n: usize, t_steps: usize,
+        gz: &[f32], h: &[f32], gx: SyncPtr<f32>, gv: &mut [f32], n: usize, t_steps: usize,
         n0: usize, p: &LifParams<'_>, f: usize, sg: Surrogate, detach_reset: bool,
     ) {
         match sg {

@@ -229,7 +229,7 @@ impl CsrRef<'_> {
         } else {
             rayon::current_num_threads().clamp(1, self.rows.max(1))
         };
-        let per = self.rows.div_ceil(blocks.max(1)).max(1);
+        let per = self.rows.div_ceil(blocks).max(1);
         let ranges: Vec<(usize, usize)> = (0..blocks)
             .map(|b| (b * per, ((b + 1) * per).min(self.rows)))
             .filter(|(a, b)| a < b)
@@ -263,7 +263,7 @@ impl CsrRef<'_> {
         let end = |b: usize, k: usize| starts.get(b + 1).map_or(indptr[k + 1], |s| s[k]);
         let mut indices = vec![0i32; nnz];
         let mut values = vec![0f32; nnz];
-        let (ip, vp) = (SyncPtr32::new(&mut indices), SyncPtr::new(&mut values));
+        let (ip, vp) = (SyncPtr::new(&mut indices), SyncPtr::new(&mut values));
         ranges
             .par_iter()
             .zip(counts.par_iter_mut())
@@ -280,7 +280,7 @@ impl CsrRef<'_> {
                         // SAFETY: slots [start, end) of column k belong to this block alone
                         // and the assert keeps the write inside them.
                         unsafe {
-                            *ip.at(*slot as usize) = r as i32;
+                            ip.slice(*slot as usize, 1)[0] = r as i32;
                             vp.slice(*slot as usize, 1)[0] = v;
                         }
                         *slot += 1;
@@ -294,28 +294,6 @@ impl CsrRef<'_> {
             indices,
             values,
         }
-    }
-}
-
-/// [`SyncPtr`] for `i32` buffers.
-#[derive(Clone, Copy)]
-struct SyncPtr32(*mut i32);
-
-// SAFETY: writes go only to slots no other task touches (see `CsrRef::transpose`).
-unsafe impl Send for SyncPtr32 {}
-// SAFETY: as above.
-unsafe impl Sync for SyncPtr32 {}
-
-impl SyncPtr32 {
-    fn new(buf: &mut [i32]) -> Self {
-        SyncPtr32(buf.as_mut_ptr())
-    }
-
-    /// # Safety
-    /// `i` must lie in the buffer and be written by one task only.
-    unsafe fn at(&self, i: usize) -> *mut i32 {
-        // SAFETY: guaranteed by the caller.
-        unsafe { self.0.add(i) }
     }
 }
 
