@@ -11,6 +11,8 @@ use crate::{check_len, Result};
 const TILE: usize = 32;
 
 /// `out [cols, rows] = x [rows, cols]^T`.
+///
+/// Parallel over blocks of output rows, each written by [`transpose_block`].
 pub fn transpose(x: &[f32], rows: usize, cols: usize, out: &mut [f32]) -> Result<()> {
     check_len("x", x.len(), rows * cols)?;
     check_len("out", out.len(), rows * cols)?;
@@ -18,18 +20,102 @@ pub fn transpose(x: &[f32], rows: usize, cols: usize, out: &mut [f32]) -> Result
     (0..cols.div_ceil(TILE)).into_par_iter().for_each(|cb| {
         let c0 = cb * TILE;
         let c1 = (c0 + TILE).min(cols);
-        for r0 in (0..rows).step_by(TILE) {
-            let r1 = (r0 + TILE).min(rows);
-            for c in c0..c1 {
-                // SAFETY: output rows [c0, c1) belong to this task alone.
-                let dst = unsafe { ptr.slice(c * rows + r0, r1 - r0) };
-                for (d, r) in dst.iter_mut().zip(r0..r1) {
-                    *d = x[r * cols + c];
-                }
-            }
-        }
+        // SAFETY: output rows [c0, c1), i.e. out[c0 * rows .. c1 * rows], lie in `out` and
+        // belong to this task alone.
+        unsafe { transpose_block(&x[c0..], cols, rows, c1 - c0, ptr.at(c0 * rows), rows) };
     });
     Ok(())
+}
+
+/// Write the `h x w` block `src[i * sstride + j]` (`i < h`, `j < w`) transposed:
+/// `dst[j * dstride + i] = src[i * sstride + j]`.
+///
+/// Full 8x8 tiles go through AVX2 registers where the CPU has AVX2 (eight row loads, a
+/// register transpose, eight row stores); the edges element by element.
+///
+/// # Safety
+/// `dst.add(j * dstride + i)` must be valid for writes for every `i < h`, `j < w`, and no
+/// other thread may touch those elements during the call. (`src` is bounds-checked.)
+pub(crate) unsafe fn transpose_block(
+    src: &[f32],
+    sstride: usize,
+    h: usize,
+    w: usize,
+    dst: *mut f32,
+    dstride: usize,
+) {
+    if h == 0 || w == 0 {
+        return;
+    }
+    assert!(
+        (h - 1) * sstride + w <= src.len(),
+        "transpose_block: source too short"
+    );
+    let (h8, w8) = (h / 8 * 8, w / 8 * 8);
+    let mut tiled = false;
+    #[cfg(target_arch = "x86_64")]
+    if crate::simd::has_avx2() && h8 > 0 && w8 > 0 {
+        // SAFETY: the CPU supports AVX2; the tiles lie inside the block (caller's contract
+        // for dst, the assert above for src).
+        unsafe { transpose_tiles_avx2(src, sstride, h8, w8, dst, dstride) };
+        tiled = true;
+    }
+    for j in 0..w {
+        // the tiles covered i < h8 of the first w8 columns
+        let from = if tiled && j < w8 { h8 } else { 0 };
+        for i in from..h {
+            // SAFETY: i < h and j < w (caller's contract).
+            unsafe { *dst.add(j * dstride + i) = src[i * sstride + j] };
+        }
+    }
+}
+
+/// The 8x8 tiles of [`transpose_block`] (`h8`, `w8`: multiples of 8).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn transpose_tiles_avx2(
+    src: &[f32],
+    sstride: usize,
+    h8: usize,
+    w8: usize,
+    dst: *mut f32,
+    dstride: usize,
+) {
+    use std::arch::x86_64::*;
+    for j in (0..w8).step_by(8) {
+        for i in (0..h8).step_by(8) {
+            // SAFETY: rows i..i+8 and columns j..j+8 lie in the block: the loads in `src`
+            // (asserted by the caller), the stores in `dst` (the caller's contract).
+            unsafe {
+                let s = src.as_ptr().add(i * sstride + j);
+                let l = |r: usize| _mm256_loadu_ps(s.add(r * sstride));
+                let (a0, a1, a2, a3) = (l(0), l(1), l(2), l(3));
+                let (a4, a5, a6, a7) = (l(4), l(5), l(6), l(7));
+                let (t0, t1) = (_mm256_unpacklo_ps(a0, a1), _mm256_unpackhi_ps(a0, a1));
+                let (t2, t3) = (_mm256_unpacklo_ps(a2, a3), _mm256_unpackhi_ps(a2, a3));
+                let (t4, t5) = (_mm256_unpacklo_ps(a4, a5), _mm256_unpackhi_ps(a4, a5));
+                let (t6, t7) = (_mm256_unpacklo_ps(a6, a7), _mm256_unpackhi_ps(a6, a7));
+                let s0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+                let s1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+                let s2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+                let s3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+                let s4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+                let s5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+                let s6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+                let s7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+                let d = dst.add(j * dstride + i);
+                let st = |r: usize, v: __m256| _mm256_storeu_ps(d.add(r * dstride), v);
+                st(0, _mm256_permute2f128_ps::<0x20>(s0, s4));
+                st(1, _mm256_permute2f128_ps::<0x20>(s1, s5));
+                st(2, _mm256_permute2f128_ps::<0x20>(s2, s6));
+                st(3, _mm256_permute2f128_ps::<0x20>(s3, s7));
+                st(4, _mm256_permute2f128_ps::<0x31>(s0, s4));
+                st(5, _mm256_permute2f128_ps::<0x31>(s1, s5));
+                st(6, _mm256_permute2f128_ps::<0x31>(s2, s6));
+                st(7, _mm256_permute2f128_ps::<0x31>(s3, s7));
+            }
+        }
+    }
 }
 
 /// `out[j] = sum_r x[r, j]` for `x [rows, cols]`.
@@ -119,6 +205,32 @@ mod tests {
             }
         }
         assert!(narrow_matmul(&[1.0; 6], 2, 3, &[1.0; 5], 2, &mut [0.0; 4]).is_err());
+    }
+
+    #[test]
+    fn transpose_every_edge_shape() {
+        // around the 8x8 tiles and the 32-column blocks, and B4's weight
+        for (r, c) in [
+            (0, 5),
+            (5, 0),
+            (1, 1),
+            (7, 9),
+            (8, 8),
+            (9, 7),
+            (16, 33),
+            (33, 65),
+            (64, 64),
+            (512, 2312),
+        ] {
+            let x: Vec<f32> = (0..r * c).map(|i| i as f32).collect();
+            let mut t = vec![f32::NAN; r * c];
+            transpose(&x, r, c, &mut t).unwrap();
+            for i in 0..r {
+                for j in 0..c {
+                    assert_eq!(t[j * r + i], x[i * c + j], "{r}x{c} at ({i}, {j})");
+                }
+            }
+        }
     }
 
     #[test]

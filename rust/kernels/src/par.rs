@@ -20,6 +20,11 @@ impl<T> SyncPtr<T> {
         SyncPtr(buf.as_mut_ptr())
     }
 
+    /// The raw pointer to element `offset` (computing it is safe; using it is not).
+    pub(crate) fn at(&self, offset: usize) -> *mut T {
+        self.0.wrapping_add(offset)
+    }
+
     /// The mutable sub-slice `[start, start + len)`.
     ///
     /// # Safety

@@ -7,6 +7,7 @@
 
 use rayon::prelude::*;
 
+use crate::dense::transpose_block;
 use crate::par::SyncPtr;
 use crate::simd::{dispatch, gather_sum};
 use crate::{check_len, KernelError, Result};
@@ -189,7 +190,8 @@ impl CsrRef<'_> {
     /// The weight gradient in torch's `[N, K]` layout: `gw = g^T [N, R] @ self [R, K]`.
     ///
     /// Columns of `self` are taken 16 at a time: their rows of `self^T @ g` are accumulated
-    /// in a small buffer, then stored as 16-float runs of `gw`'s rows; `gw` is overwritten.
+    /// in a small buffer, then stored transposed (8x8 register tiles) as 16-float runs of
+    /// `gw`'s rows; `gw` is overwritten.
     pub fn grad_weight(&self, g: &[f32], n: usize, gw: &mut [f32]) -> Result<()> {
         check_len("grad", g.len(), self.rows * n)?;
         check_len("grad_weight", gw.len(), self.cols * n)?;
@@ -205,13 +207,9 @@ impl CsrRef<'_> {
             let k1 = (k0 + KBLOCK).min(k);
             let mut acc = vec![0.0f32; (k1 - k0) * n];
             grad_weight_block(&tv, g, n, k0, k1, &mut acc);
-            for j in 0..n {
-                // SAFETY: columns [k0, k1) of every row of gw belong to this task alone.
-                let dst = unsafe { ptr.slice(j * k + k0, k1 - k0) };
-                for (kk, d) in dst.iter_mut().enumerate() {
-                    *d = acc[kk * n + j];
-                }
-            }
+            // SAFETY: gw[j * k + k0 + kk] for j < n, kk < k1 - k0 lies in gw (length n * k)
+            // and columns [k0, k1) of every row belong to this task alone.
+            unsafe { transpose_block(&acc, n, k1 - k0, n, ptr.at(k0), k) };
         });
         Ok(())
     }
@@ -486,6 +484,37 @@ mod tests {
             assert_eq!(t.indptr, indptr, "{threads} threads");
             assert_eq!(t.indices, idx, "{threads} threads");
             assert_eq!(t.values, val, "{threads} threads");
+        }
+    }
+
+    #[test]
+    fn grad_weight_is_the_transpose_of_t_matmul() {
+        // outputs and inputs around the 8x8 store tiles and the 16-column blocks
+        for (r, k, n) in [(40, 37, 20), (33, 16, 8), (9, 50, 9), (64, 129, 64)] {
+            let x: Vec<f32> = (0..r * k)
+                .map(|i| {
+                    if (i * 31) % 7 == 0 {
+                        (i % 5) as f32 + 0.5
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            let g: Vec<f32> = (0..r * n).map(|i| (i as f32 * 0.37).sin()).collect();
+            let csr = Csr::from_dense(&x, r, k, usize::MAX).unwrap().unwrap();
+            let mut gwt = vec![f32::NAN; k * n];
+            csr.view().t_matmul(&g, n, &mut gwt).unwrap();
+            let mut gw = vec![f32::NAN; k * n];
+            csr.view().grad_weight(&g, n, &mut gw).unwrap();
+            for q in 0..k {
+                for j in 0..n {
+                    assert_eq!(
+                        gw[j * k + q].to_bits(),
+                        gwt[q * n + j].to_bits(),
+                        "{r}x{k}x{n} ({q}, {j})"
+                    );
+                }
+            }
         }
     }
 
