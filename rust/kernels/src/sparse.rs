@@ -183,8 +183,7 @@ impl CsrRef<'_> {
     pub fn t_matmul(&self, g: &[f32], n: usize, gwt: &mut [f32]) -> Result<()> {
         check_len("grad", g.len(), self.rows * n)?;
         check_len("grad_weight", gwt.len(), self.cols * n)?;
-        let t = self.transpose();
-        t.view().matmul(g, n, None, gwt)
+        with_transpose(self, |t| t.matmul(g, n, None, gwt))
     }
 
     /// The weight gradient in torch's `[N, K]` layout: `gw = g^T [N, R] @ self [R, K]`.
@@ -198,28 +197,36 @@ impl CsrRef<'_> {
         if n == 0 || self.cols == 0 {
             return Ok(());
         }
-        let t = self.transpose();
-        let tv = t.view();
         let k = self.cols;
         let ptr = SyncPtr::new(gw);
-        (0..k.div_ceil(KBLOCK)).into_par_iter().for_each(|b| {
-            let k0 = b * KBLOCK;
-            let k1 = (k0 + KBLOCK).min(k);
-            let mut acc = vec![0.0f32; (k1 - k0) * n];
-            grad_weight_block(&tv, g, n, k0, k1, &mut acc);
-            // SAFETY: gw[j * k + k0 + kk] for j < n, kk < k1 - k0 lies in gw (length n * k)
-            // and columns [k0, k1) of every row belong to this task alone.
-            unsafe { transpose_block(&acc, n, k1 - k0, n, ptr.at(k0), k) };
+        with_transpose(self, |tv| {
+            (0..k.div_ceil(KBLOCK)).into_par_iter().for_each(|b| {
+                let k0 = b * KBLOCK;
+                let k1 = (k0 + KBLOCK).min(k);
+                let mut acc = vec![0.0f32; (k1 - k0) * n];
+                grad_weight_block(&tv, g, n, k0, k1, &mut acc);
+                // SAFETY: gw[j * k + k0 + kk] for j < n, kk < k1 - k0 lies in gw (length
+                // n * k) and columns [k0, k1) of every row belong to this task alone.
+                unsafe { transpose_block(&acc, n, k1 - k0, n, ptr.at(k0), k) };
+            });
         });
         Ok(())
     }
 
     /// The transpose `[cols, rows]` (events grouped by column, rows ascending within each).
+    pub fn transpose(&self) -> Csr {
+        let mut t = Csr::default();
+        self.transpose_into(&mut t);
+        t
+    }
+
+    /// [`CsrRef::transpose`] into `t`, reusing its arrays' memory (the weight-gradient pass
+    /// keeps one per thread, so its ~1.5 MB of event arrays are not faulted in every step).
     ///
     /// A counting sort, split over row blocks: each block counts its events per column, the
     /// prefix sums give every (block, column) pair its own run of slots, and the blocks then
     /// fill their runs in parallel; earlier blocks come first, so rows stay ascending.
-    pub fn transpose(&self) -> Csr {
+    pub fn transpose_into(&self, t: &mut Csr) {
         let nnz = self.indices.len();
         let cols = self.cols;
         let blocks = if nnz < 1 << 15 {
@@ -232,24 +239,27 @@ impl CsrRef<'_> {
             .map(|b| (b * per, ((b + 1) * per).min(self.rows)))
             .filter(|(a, b)| a < b)
             .collect();
-        let mut counts: Vec<Vec<i64>> = ranges
-            .par_iter()
-            .map(|&(r0, r1)| {
-                let mut c = vec![0i64; cols];
+        // counts[b * cols + k]: block b's events in column k, then its first slot there
+        let mut counts = vec![0i64; ranges.len() * cols];
+        counts
+            .par_chunks_mut(cols.max(1))
+            .zip(ranges.par_iter())
+            .for_each(|(c, &(r0, r1))| {
                 let (a, b) = (self.indptr[r0] as usize, self.indptr[r1] as usize);
                 for &k in &self.indices[a..b] {
                     c[k as usize] += 1;
                 }
-                c
-            })
-            .collect();
+            });
         // column starts, then each block's first slot in every column
-        let mut indptr = vec![0i64; cols + 1];
+        let indptr = &mut t.indptr;
+        indptr.clear();
+        indptr.resize(cols + 1, 0);
+        let nb = ranges.len();
         for k in 0..cols {
             let mut at = indptr[k];
-            for c in counts.iter_mut() {
-                let n = c[k];
-                c[k] = at;
+            for b in 0..nb {
+                let n = counts[b * cols + k];
+                counts[b * cols + k] = at;
                 at += n;
             }
             indptr[k + 1] = at;
@@ -257,24 +267,30 @@ impl CsrRef<'_> {
         // Each block's run of column k ends where the next block's begins. The bound is
         // checked on every write: the arrays may be numpy memory that another Python thread
         // could change between the counting and the filling pass.
-        let starts = counts.clone();
-        let end = |b: usize, k: usize| starts.get(b + 1).map_or(indptr[k + 1], |s| s[k]);
-        let mut indices = vec![0i32; nnz];
-        let mut values = vec![0f32; nnz];
-        let (ip, vp) = (SyncPtr::new(&mut indices), SyncPtr::new(&mut values));
-        ranges
-            .par_iter()
-            .zip(counts.par_iter_mut())
-            .enumerate()
-            .for_each(|(b, (&(r0, r1), next))| {
+        let ends: Vec<i64> = (0..nb * cols)
+            .map(|i| {
+                if i + cols < nb * cols {
+                    counts[i + cols]
+                } else {
+                    indptr[i % cols.max(1) + 1]
+                }
+            })
+            .collect();
+        t.indices.clear();
+        t.indices.resize(nnz, 0);
+        t.values.clear();
+        t.values.resize(nnz, 0.0);
+        let (ip, vp) = (SyncPtr::new(&mut t.indices), SyncPtr::new(&mut t.values));
+        counts
+            .par_chunks_mut(cols.max(1))
+            .zip(ends.par_chunks(cols.max(1)))
+            .zip(ranges.par_iter())
+            .for_each(|((next, end), &(r0, r1))| {
                 for r in r0..r1 {
                     let (idx, val) = self.row(r);
                     for (&k, &v) in idx.iter().zip(val) {
                         let slot = &mut next[k as usize];
-                        assert!(
-                            *slot < end(b, k as usize),
-                            "events changed during transpose"
-                        );
+                        assert!(*slot < end[k as usize], "events changed during transpose");
                         // SAFETY: slots [start, end) of column k belong to this block alone
                         // and the assert keeps the write inside them.
                         unsafe {
@@ -285,14 +301,26 @@ impl CsrRef<'_> {
                     }
                 }
             });
-        Csr {
-            rows: self.cols,
-            cols: self.rows,
-            indptr,
-            indices,
-            values,
-        }
+        t.rows = self.cols;
+        t.cols = self.rows;
     }
+}
+
+thread_local! {
+    /// The weight-gradient pass's transposed events, reused from call to call.
+    static TRANSPOSED: std::cell::RefCell<Csr> = std::cell::RefCell::new(Csr::default());
+}
+
+/// Run `f` on the transpose of `m`, built in this thread's reusable scratch.
+fn with_transpose<R>(m: &CsrRef<'_>, f: impl FnOnce(CsrRef<'_>) -> R) -> R {
+    TRANSPOSED.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut t) => {
+            m.transpose_into(&mut t);
+            f(t.view())
+        }
+        // re-entered on this thread (not done by the kernels, but harmless): a fresh one
+        Err(_) => f(m.transpose().view()),
+    })
 }
 
 /// Append the non-zeros of `row` and their columns.
