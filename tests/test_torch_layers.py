@@ -188,3 +188,37 @@ def test_buffer_cache_never_lends_live_memory():
     assert d.data_ptr() == ptr  # now it is reused
     assert _kernels.cache_bytes() >= 0
     _kernels.cache_clear()
+
+
+def test_event_linear_from_another_thread_and_in_a_forked_child():
+    # The importing thread is one of rayon's pool threads (one wake-up fewer per kernel
+    # call); other threads hand their work to the pool, and a forked child (a DataLoader
+    # worker) has no pool threads at all. All three must compute the same product.
+    import os
+    import signal
+    import threading
+
+    torch.manual_seed(0)
+    x = (torch.rand(300, 700) < 0.05).float()
+    w = torch.randn(90, 700)
+    want = torch.nn.functional.linear(x, w)
+    here = sparse.linear(x, w, threshold=1.0)
+    assert rel(here, want) < 1e-5
+    other: list[torch.Tensor] = []
+    th = threading.Thread(target=lambda: other.append(sparse.linear(x, w, threshold=1.0)))
+    th.start()
+    th.join(timeout=60)
+    assert other and torch.equal(other[0], here)
+    if not hasattr(os, "fork"):
+        return
+    pid = os.fork()
+    if pid == 0:  # child: report through the exit status only
+        signal.alarm(60)  # a hang becomes SIGALRM instead of a stuck test run
+        ok = False
+        try:
+            ok = torch.equal(sparse.linear(x, w, threshold=1.0), here)
+        except BaseException:
+            pass
+        os._exit(0 if ok else 3)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, f"child status {status}"
