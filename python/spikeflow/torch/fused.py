@@ -6,6 +6,8 @@ membrane for the backward pass and makes no per-step Python calls.
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from spikeflow.torch import _kernels
@@ -15,8 +17,17 @@ from spikeflow.torch.params import LIFParameters
 __all__ = ["lif_fused", "unsupported"]
 
 
+@functools.lru_cache(maxsize=256)
+def _scalar(value: float) -> torch.Tensor:
+    """A plain-number parameter as the 1-element float32 tensor the kernels read (made once:
+    a LIF layer's parameters are converted on every call, forward and backward)."""
+    return torch.tensor([value], dtype=torch.float32)
+
+
 def _param(value: object, feature_shape: torch.Size) -> tuple[torch.Tensor | None, str]:
-    t = value if isinstance(value, torch.Tensor) else torch.tensor(float(value))  # type: ignore[arg-type]
+    if not isinstance(value, torch.Tensor):
+        return _scalar(float(value)), ""  # type: ignore[arg-type]
+    t = value
     if t.requires_grad:
         return None, "a learnable parameter (gradient w.r.t. beta/threshold)"
     t = t.detach().to(torch.float32)
