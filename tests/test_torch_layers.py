@@ -209,7 +209,10 @@ def test_event_linear_from_another_thread_and_in_a_forked_child():
     th.start()
     th.join(timeout=60)
     assert other and torch.equal(other[0], here)
-    if not hasattr(os, "fork"):
+    # the importing thread joins the pool only when it has two threads or more (see
+    # rust/python/src/lib.rs); a one-thread pool has no thread left after a fork
+    threads = int(os.environ.get("RAYON_NUM_THREADS") or 0) or len(os.sched_getaffinity(0))
+    if not hasattr(os, "fork") or threads < 2:
         return
     pid = os.fork()
     if pid == 0:  # child: report through the exit status only
@@ -222,3 +225,27 @@ def test_event_linear_from_another_thread_and_in_a_forked_child():
         os._exit(0 if ok else 3)
     _, status = os.waitpid(pid, 0)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, f"child status {status}"
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_kernels_from_a_second_thread_finish_whatever_the_pool_size(threads):
+    # With a one-thread pool the importing thread must not be the pool's only thread, or a
+    # kernel called from any other thread would wait for it forever.
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import threading, torch\n"
+        "from spikeflow.torch.sparse import linear\n"
+        "x = (torch.rand(300, 700) < 0.05).float(); w = torch.randn(90, 700)\n"
+        "want = linear(x, w, threshold=1.0)\n"
+        "out = []\n"
+        "th = threading.Thread(target=lambda: out.append(linear(x, w, threshold=1.0)))\n"
+        "th.start(); th.join()\n"
+        "assert torch.equal(out[0], want)\n"
+        "print('ok')\n"
+    )
+    env = {**os.environ, "RAYON_NUM_THREADS": threads}
+    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr[-2000:]
