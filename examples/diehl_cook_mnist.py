@@ -19,8 +19,7 @@ One departure, measured: the learning rates default to 3x D&C's (``nu_post = 0.0
 training set three times; a neuron learns only when it fires twice within ~40 ms, so one pass
 at their rates leaves about a third of the receptive fields near their random start (82.96 %),
 while one pass at 3x learns 357 of 400 (88.06 % with seed 0, 87.4 % mean over seeds 0-2;
-see benches/RESULTS.md). ``--nu-post 0.01
---nu-pre 1e-4`` gives the paper's values.
+see benches/RESULTS.md). ``--nu-post 0.01 --nu-pre 1e-4`` gives the paper's values.
 
 After training, weights and thresholds are frozen, every neuron is labelled with the class it
 responds to most (mean spike count per class over the labelling images; a neuron silent on
