@@ -321,12 +321,19 @@ thread_local! {
     static ACC: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// Events above which the scratch is released after use instead of kept (64 MiB of arrays).
+const SCRATCH_KEEP: usize = 1 << 23;
+
 /// Run `f` on the transpose of `m`, built in this thread's reusable scratch.
 fn with_transpose<R>(m: &CsrRef<'_>, f: impl FnOnce(CsrRef<'_>) -> R) -> R {
     TRANSPOSED.with(|cell| match cell.try_borrow_mut() {
         Ok(mut t) => {
             m.transpose_into(&mut t);
-            f(t.view())
+            let r = f(t.view());
+            if t.indices.capacity() > SCRATCH_KEEP {
+                *t = Csr::default(); // one huge batch should not pin its memory for good
+            }
+            r
         }
         // re-entered on this thread (not done by the kernels, but harmless): a fresh one
         Err(_) => f(m.transpose().view()),
