@@ -52,20 +52,26 @@ pub(crate) unsafe fn transpose_block(
         "transpose_block: source too short"
     );
     let (h8, w8) = (h / 8 * 8, w / 8 * 8);
-    let mut tiled = false;
     #[cfg(target_arch = "x86_64")]
-    if crate::simd::has_avx2() && h8 > 0 && w8 > 0 {
+    let tiled = crate::simd::has_avx2() && h8 > 0 && w8 > 0 && {
         // SAFETY: the CPU supports AVX2; the tiles lie inside the block (caller's contract
         // for dst, the assert above for src).
         unsafe { transpose_tiles_avx2(src, sstride, h8, w8, dst, dstride) };
-        tiled = true;
-    }
-    for j in 0..w {
-        // the tiles covered i < h8 of the first w8 columns
-        let from = if tiled && j < w8 { h8 } else { 0 };
-        for i in from..h {
-            // SAFETY: i < h and j < w (caller's contract).
-            unsafe { *dst.add(j * dstride + i) = src[i * sstride + j] };
+        true
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let tiled = false;
+    // The rest element by element, TILE source rows at a time so that the rows being read
+    // stay in L1 across the columns (all of the block without AVX2).
+    for i0 in (0..h).step_by(TILE) {
+        let i1 = (i0 + TILE).min(h);
+        for j in 0..w {
+            // the tiles covered i < h8 of the first w8 columns
+            let from = if tiled && j < w8 { i0.max(h8) } else { i0 };
+            for i in from..i1 {
+                // SAFETY: i < h and j < w (caller's contract).
+                unsafe { *dst.add(j * dstride + i) = src[i * sstride + j] };
+            }
         }
     }
 }
