@@ -90,9 +90,9 @@ def lif(
     if fused:
         from spikeflow.torch import fused as _fused
 
-        reason = _fused.unsupported(x, state, p)
+        prm, reason = _fused.prepare(x, state, p)
         if reason is None:
-            return _fused.lif_fused(x, state, p)
+            return _fused.lif_fused(x, state, p, prm)
         if fused is True:
             raise ValueError(f"the fused LIF kernel does not apply: {reason}")
     zs = []

@@ -14,7 +14,7 @@ from spikeflow.torch import _kernels
 from spikeflow.torch.functional import LIFState
 from spikeflow.torch.params import LIFParameters
 
-__all__ = ["lif_fused", "unsupported"]
+__all__ = ["lif_fused", "prepare", "unsupported"]
 
 
 @functools.lru_cache(maxsize=256)
@@ -49,20 +49,26 @@ def _params(x: torch.Tensor, p: LIFParameters) -> tuple[list | None, str]:
     return out, ""
 
 
+def prepare(x: torch.Tensor, state: LIFState | None, p: LIFParameters) -> tuple[list | None, str | None]:
+    """The kernel's parameter tensors and ``None``, or ``None`` and why the fused kernel cannot
+    run on these arguments (pass the tensors on to :func:`lif_fused`)."""
+    if not _kernels.available():
+        return None, "the compiled spikeflow kernels are missing"
+    if x.device.type != "cpu":
+        return None, f"the input is on {x.device} (the kernel runs on CPU)"
+    if x.dtype != torch.float32:
+        return None, f"the input is {x.dtype} (the kernel needs float32)"
+    if state is not None and (state.v.shape != x.shape[1:] or state.v.device != x.device):
+        return None, "the state does not match the input's shape or device"
+    if torch.is_grad_enabled() and torch._C._functorch.is_functorch_wrapped_tensor(x):
+        return None, "the input is a functorch-transformed tensor"
+    prm, why = _params(x, p)
+    return prm, why or None
+
+
 def unsupported(x: torch.Tensor, state: LIFState | None, p: LIFParameters) -> str | None:
     """Why the fused kernel cannot run on these arguments, or ``None`` if it can."""
-    if not _kernels.available():
-        return "the compiled spikeflow kernels are missing"
-    if x.device.type != "cpu":
-        return f"the input is on {x.device} (the kernel runs on CPU)"
-    if x.dtype != torch.float32:
-        return f"the input is {x.dtype} (the kernel needs float32)"
-    if state is not None and (state.v.shape != x.shape[1:] or state.v.device != x.device):
-        return "the state does not match the input's shape or device"
-    if torch.is_grad_enabled() and torch._C._functorch.is_functorch_wrapped_tensor(x):
-        return "the input is a functorch-transformed tensor"
-    _, why = _params(x, p)
-    return why or None
+    return prepare(x, state, p)[1]
 
 
 class _FusedLIF(torch.autograd.Function):
@@ -109,12 +115,16 @@ class _FusedLIF(torch.autograd.Function):
 
 
 def lif_fused(
-    x: torch.Tensor, state: LIFState | None, p: LIFParameters
+    x: torch.Tensor, state: LIFState | None, p: LIFParameters, prm: list | None = None
 ) -> tuple[torch.Tensor, LIFState]:
-    """LIF over ``x[T, B, ...]`` with the Rust kernel; see :func:`spikeflow.torch.functional.lif`."""
-    prm, why = _params(x, p)
+    """LIF over ``x[T, B, ...]`` with the Rust kernel; see :func:`spikeflow.torch.functional.lif`.
+
+    ``prm``: the parameter tensors :func:`prepare` returned for these arguments (made here
+    when not given)."""
     if prm is None:
-        raise ValueError(f"the fused LIF kernel does not apply: {why}")
+        prm, why = _params(x, p)
+        if prm is None:
+            raise ValueError(f"the fused LIF kernel does not apply: {why}")
     v0 = state.v if state is not None else torch.zeros((), dtype=x.dtype).expand(x.shape[1:])
     z, v = _FusedLIF.apply(x, v0, p, prm)
     return z, LIFState(v)
