@@ -140,33 +140,6 @@ mod x86 {
         }
     }
 
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    fn block512<const V: usize>(
-        dst: &mut [f32],
-        idx: &[i32],
-        val: &[f32],
-        src: &[f32],
-        n: usize,
-        off: usize,
-    ) {
-        let mut acc = [_mm512_setzero_ps(); V];
-        for (&k, &v) in idx.iter().zip(val) {
-            let s = &src[k as usize * n + off..][..16 * V];
-            let b = _mm512_set1_ps(v);
-            for (j, a) in acc.iter_mut().enumerate() {
-                // SAFETY: s holds 16 * V floats.
-                let x = unsafe { _mm512_loadu_ps(s.as_ptr().add(16 * j)) };
-                *a = _mm512_fmadd_ps(b, x, *a);
-            }
-        }
-        let d = &mut dst[..16 * V];
-        for (j, a) in acc.iter().enumerate() {
-            // SAFETY: d holds 16 * V floats.
-            unsafe { _mm512_storeu_ps(d.as_mut_ptr().add(16 * j), *a) };
-        }
-    }
-
     /// AVX2: 12 accumulators of 8 lanes (16 registers, so one is left for the broadcast).
     #[target_feature(enable = "avx2,fma")]
     pub(super) fn gather_avx2(
@@ -196,32 +169,58 @@ mod x86 {
         }
     }
 
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    fn block256<const V: usize>(
-        dst: &mut [f32],
-        idx: &[i32],
-        val: &[f32],
-        src: &[f32],
-        n: usize,
-        off: usize,
-    ) {
-        let mut acc = [_mm256_setzero_ps(); V];
-        for (&k, &v) in idx.iter().zip(val) {
-            let s = &src[k as usize * n + off..][..8 * V];
-            let b = _mm256_set1_ps(v);
-            for (j, a) in acc.iter_mut().enumerate() {
-                // SAFETY: s holds 8 * V floats.
-                let x = unsafe { _mm256_loadu_ps(s.as_ptr().add(8 * j)) };
-                *a = _mm256_fmadd_ps(b, x, *a);
+    /// `$name::<V>`: one block of `V` vectors of `$lanes` floats, accumulated in registers.
+    macro_rules! block {
+        ($name:ident, $feature:literal, $lanes:literal, $zero:ident, $splat:ident, $load:ident,
+         $fma:ident, $store:ident) => {
+            #[inline]
+            #[target_feature(enable = $feature)]
+            fn $name<const V: usize>(
+                dst: &mut [f32],
+                idx: &[i32],
+                val: &[f32],
+                src: &[f32],
+                n: usize,
+                off: usize,
+            ) {
+                let mut acc = [$zero(); V];
+                for (&k, &v) in idx.iter().zip(val) {
+                    let s = &src[k as usize * n + off..][..$lanes * V];
+                    let b = $splat(v);
+                    for (j, a) in acc.iter_mut().enumerate() {
+                        // SAFETY: s holds $lanes * V floats.
+                        let x = unsafe { $load(s.as_ptr().add($lanes * j)) };
+                        *a = $fma(b, x, *a);
+                    }
+                }
+                let d = &mut dst[..$lanes * V];
+                for (j, a) in acc.iter().enumerate() {
+                    // SAFETY: d holds $lanes * V floats.
+                    unsafe { $store(d.as_mut_ptr().add($lanes * j), *a) };
+                }
             }
-        }
-        let d = &mut dst[..8 * V];
-        for (j, a) in acc.iter().enumerate() {
-            // SAFETY: d holds 8 * V floats.
-            unsafe { _mm256_storeu_ps(d.as_mut_ptr().add(8 * j), *a) };
-        }
+        };
     }
+    block!(
+        block512,
+        "avx512f",
+        16,
+        _mm512_setzero_ps,
+        _mm512_set1_ps,
+        _mm512_loadu_ps,
+        _mm512_fmadd_ps,
+        _mm512_storeu_ps
+    );
+    block!(
+        block256,
+        "avx2,fma",
+        8,
+        _mm256_setzero_ps,
+        _mm256_set1_ps,
+        _mm256_loadu_ps,
+        _mm256_fmadd_ps,
+        _mm256_storeu_ps
+    );
 }
 
 /// Define `$name(args)` that runs `$body` compiled for AVX2+FMA when the CPU has them.
