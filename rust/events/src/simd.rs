@@ -1,47 +1,55 @@
-//! SIMD byte-shuffle decoder for N-MNIST's plain 40-bit events (x86-64 SSSE3).
+//! SIMD byte-shuffle decoder for N-MNIST's plain 40-bit events (x86-64).
 //!
 //! An N-MNIST event `x, y, p|t[22:16], t[15:8], t[7:0]` becomes the 13-byte record
 //! `x, 0, y, 0, t[7:0], t[15:8], t[22:16], 0, 0, 0, 0, 0, p`: every output byte is an input
-//! byte, a zero, the high byte with its polarity bit cleared, or that bit alone. So 16
-//! output bytes at a time are one `pshufb` of a 16-byte input window plus two masks; the
-//! pattern repeats every 16 events (80 input bytes, 208 output bytes = 13 vectors). This is
-//! the crate's only `unsafe` code: unaligned vector loads and stores, each within a slice
-//! whose length is checked before the loop. The scalar decoder in `nmnist.rs` is the
-//! reference, and tests compare the two on every input length and byte pattern.
+//! byte, a zero, the high time byte with its polarity bit cleared, or that bit alone. So a
+//! vector of output bytes is one byte permutation of an input window plus two masks. The
+//! pattern repeats every `W` events for a vector of `W` bytes (13 vectors of output per `W`
+//! events, since 13·W output bytes = W records): 16 events for SSSE3 (`pshufb`), 64 for
+//! AVX-512 VBMI (`vpermb`, ~2x the SSSE3 loop). This is the crate's only `unsafe` code:
+//! unaligned vector loads and stores, each within a slice whose length is checked before
+//! the loop. The scalar decoder in `nmnist.rs` is the reference, and tests compare every
+//! level with it on every input length and byte pattern.
 
-/// Events per block: after 16 events input and output offsets line up again.
-pub const BLOCK_EVENTS: usize = 16;
-const IN_BLOCK: usize = BLOCK_EVENTS * 5;
-const OUT_BLOCK: usize = BLOCK_EVENTS * 13;
-const CHUNKS: usize = OUT_BLOCK / 16;
-/// Input bytes past a block that its last 16-byte window reads (the window of the last
-/// output chunk starts at event 14 and reads 16 bytes; only 10 of them belong to the block).
-pub const IN_SLACK: usize = 5 * (((CHUNKS - 1) * 16) / 13) + 16 - IN_BLOCK;
+/// Output vectors per block (13·W output bytes = W records of 13 bytes).
+const CHUNKS: usize = 13;
 
-/// Per output chunk: the shuffle indices (0x80 = zero), the bytes kept from the shuffle
-/// (0x7f on the timestamp's high byte, 0 on the polarity byte), the polarity byte's place
-/// (0x01) and the `y` bytes' places (0xff, to spot overflow markers, `y == 240`).
-struct Tables {
-    shuffle: [[u8; 16]; CHUNKS],
-    keep: [[u8; 16]; CHUNKS],
-    polarity: [[u8; 16]; CHUNKS],
-    y: [[u8; 16]; CHUNKS],
+/// Per output vector `k` of a block of `W` events: where each output byte comes from in
+/// the input window (0x80 = a zero byte), the bits kept of it (0x7f on the timestamp's high
+/// byte, 0 on the polarity byte), the polarity byte's places (0x01) and the `y` bytes'
+/// places (0xff, to spot overflow markers, `y == 240`). The window of vector `k` starts at
+/// the first event it touches, [`window`]`(W, k)`.
+struct Tables<const W: usize> {
+    shuffle: [[u8; W]; CHUNKS],
+    keep: [[u8; W]; CHUNKS],
+    polarity: [[u8; W]; CHUNKS],
+    y: [[u8; W]; CHUNKS],
 }
 
-const fn tables() -> Tables {
+/// Input offset of the window of output vector `k` in a block of `w` events.
+const fn window(w: usize, k: usize) -> usize {
+    (k * w) / 13 * 5
+}
+
+/// Input bytes of a block of `w` events that the last window reads past the block, for a
+/// window of `read` bytes.
+const fn slack(w: usize, read: usize) -> usize {
+    (window(w, CHUNKS - 1) + read).saturating_sub(5 * w)
+}
+
+const fn tables<const W: usize>() -> Tables<W> {
     let mut t = Tables {
-        shuffle: [[0; 16]; CHUNKS],
-        keep: [[0; 16]; CHUNKS],
-        polarity: [[0; 16]; CHUNKS],
-        y: [[0; 16]; CHUNKS],
+        shuffle: [[0; W]; CHUNKS],
+        keep: [[0; W]; CHUNKS],
+        polarity: [[0; W]; CHUNKS],
+        y: [[0; W]; CHUNKS],
     };
     let mut k = 0;
     while k < CHUNKS {
-        let first_event = (k * 16) / 13;
         let mut j = 0;
-        while j < 16 {
-            let o = k * 16 + j;
-            let rel = 5 * (o / 13 - first_event); // event's first byte within the window
+        while j < W {
+            let o = k * W + j;
+            let rel = 5 * (o / 13) - window(W, k); // the event's first byte in the window
             let (src, keep, pol, y) = match o % 13 {
                 0 => (rel, 0xff, 0, 0),        // x
                 2 => (rel + 1, 0xff, 0, 0xff), // y
@@ -62,85 +70,202 @@ const fn tables() -> Tables {
     t
 }
 
-static TABLES: Tables = tables();
-
-/// Whether the SSSE3 decoder can run on this CPU (checked once, cached by std).
-#[inline]
-pub fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::is_x86_feature_detected!("ssse3")
+/// The bit mask of the bytes of `v` that satisfy `f` (for 64-byte tables).
+const fn bits(v: &[u8; 64], nonzero: bool, high_clear: bool) -> u64 {
+    let mut m = 0u64;
+    let mut j = 0;
+    while j < 64 {
+        let hit = (nonzero && v[j] != 0) || (high_clear && v[j] & 0x80 == 0);
+        if hit {
+            m |= 1 << j;
+        }
+        j += 1;
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    m
 }
 
-/// Decodes whole blocks of [`BLOCK_EVENTS`] plain events (no overflow handling) from `buf`
-/// into `out`, as many as fit with [`IN_SLACK`] input bytes to spare. Returns the number
-/// of events decoded (a multiple of [`BLOCK_EVENTS`]; 0 when SSSE3 is missing) and whether
-/// any of them was an overflow marker (`y == 240`), in which case the caller redoes the
-/// file with the general decoder.
-pub fn nmnist_plain(buf: &[u8], out: &mut [u8]) -> (usize, bool) {
-    let blocks = (buf.len().saturating_sub(IN_SLACK) / IN_BLOCK).min(out.len() / OUT_BLOCK);
-    if blocks == 0 || !available() {
-        return (0, false);
+/// The masks of the AVX-512 loop: bytes taken from the window, polarity bytes, `y` bytes.
+struct Masks {
+    take: [u64; CHUNKS],
+    polarity: [u64; CHUNKS],
+    y: [u64; CHUNKS],
+}
+
+const fn masks(t: &Tables<64>) -> Masks {
+    let mut m = Masks {
+        take: [0; CHUNKS],
+        polarity: [0; CHUNKS],
+        y: [0; CHUNKS],
+    };
+    let mut k = 0;
+    while k < CHUNKS {
+        m.take[k] = bits(&t.shuffle[k], false, true);
+        m.polarity[k] = bits(&t.polarity[k], true, false);
+        m.y[k] = bits(&t.y[k], true, false);
+        k += 1;
     }
+    m
+}
+
+static TABLES_16: Tables<16> = tables();
+static TABLES_64: Tables<64> = tables();
+static MASKS_64: Masks = masks(&TABLES_64);
+
+/// Instruction-set levels of the decoder, slowest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// No SIMD: the caller's scalar loop does everything.
+    Scalar,
+    /// SSSE3 `pshufb`, blocks of 16 events.
+    Ssse3,
+    /// AVX-512 VBMI `vpermb`, blocks of 64 events (then SSSE3 for the rest).
+    Avx512Vbmi,
+}
+
+/// The best level this CPU runs (checked once, cached by std).
+pub fn best_level() -> Level {
     #[cfg(target_arch = "x86_64")]
     {
-        // SAFETY: SSSE3 is present (checked above); `blocks` blocks and their slack fit
-        // `buf` and `out` (checked by the computation of `blocks`).
-        let marker = unsafe { x86::nmnist_blocks(buf, out, blocks) };
-        (blocks * BLOCK_EVENTS, marker)
+        if std::is_x86_feature_detected!("avx512vbmi") && std::is_x86_feature_detected!("avx512bw")
+        {
+            return Level::Avx512Vbmi;
+        }
+        if std::is_x86_feature_detected!("ssse3") {
+            return Level::Ssse3;
+        }
     }
-    #[cfg(not(target_arch = "x86_64"))]
+    Level::Scalar
+}
+
+/// Decodes plain events (no overflow handling) from `buf` into `out` at the best level
+/// the CPU has. See [`nmnist_plain_at`].
+pub fn nmnist_plain(buf: &[u8], out: &mut [u8]) -> (usize, bool) {
+    nmnist_plain_at(best_level(), buf, out)
+}
+
+/// Decodes whole blocks of plain events from `buf` into `out` with instructions up to
+/// `level` (clamped to what the CPU has), as many blocks as fit with the last window's
+/// slack to spare. Returns the number of events decoded (the rest is the caller's) and
+/// whether any of them was an overflow marker (`y == 240`), in which case the caller redoes
+/// the file with the general decoder.
+pub fn nmnist_plain_at(level: Level, buf: &[u8], out: &mut [u8]) -> (usize, bool) {
+    let level = level.min(best_level());
+    let mut done = 0;
+    let mut marker = false;
+    #[cfg(target_arch = "x86_64")]
     {
-        (0, false)
+        if level >= Level::Avx512Vbmi {
+            let blocks = blocks(64, x86::AVX512_READ, buf, out);
+            // SAFETY: the CPU has AVX-512 VBMI/BW (level is clamped to best_level());
+            // `blocks` blocks and their slack fit `buf` and `out`.
+            marker |= unsafe { x86::nmnist_avx512(buf, out, blocks) };
+            done = blocks * 64;
+        }
+        if level >= Level::Ssse3 {
+            let (buf, out) = (&buf[done * 5..], &mut out[done * 13..]);
+            let blocks = blocks(16, 16, buf, out);
+            // SAFETY: the CPU has SSSE3; `blocks` blocks and their slack fit.
+            marker |= unsafe { x86::nmnist_ssse3(buf, out, blocks) };
+            done += blocks * 16;
+        }
     }
+    let _ = level;
+    (done, marker)
+}
+
+/// Whole blocks of `w` events that fit `buf` (with the slack of `read`-byte windows) and
+/// `out`.
+fn blocks(w: usize, read: usize, buf: &[u8], out: &[u8]) -> usize {
+    (buf.len().saturating_sub(slack(w, read)) / (5 * w)).min(out.len() / (13 * w))
 }
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{CHUNKS, IN_BLOCK, IN_SLACK, OUT_BLOCK, TABLES};
+    use super::{slack, window, CHUNKS, MASKS_64, TABLES_16, TABLES_64};
     use std::arch::x86_64::*;
 
+    /// Bytes the AVX-512 loop loads per window (a window spans at most 6 events, 30 bytes).
+    pub(super) const AVX512_READ: usize = 32;
+
     /// # Safety
-    /// The CPU has SSSE3; `buf.len() >= blocks * IN_BLOCK + IN_SLACK` and
-    /// `out.len() >= blocks * OUT_BLOCK`.
+    /// The CPU has SSSE3; `buf` and `out` hold `blocks` blocks of 16 events plus the slack.
     #[target_feature(enable = "ssse3")]
-    pub(super) unsafe fn nmnist_blocks(buf: &[u8], out: &mut [u8], blocks: usize) -> bool {
-        assert!(buf.len() >= blocks * IN_BLOCK + IN_SLACK && out.len() >= blocks * OUT_BLOCK);
-        let load = |t: &[u8; 16]| unsafe { _mm_loadu_si128(t.as_ptr().cast()) };
-        let mut shuffle = [_mm_setzero_si128(); CHUNKS];
-        let mut keep = shuffle;
-        let mut polarity = shuffle;
-        let mut y = shuffle;
-        for k in 0..CHUNKS {
-            shuffle[k] = load(&TABLES.shuffle[k]);
-            keep[k] = load(&TABLES.keep[k]);
-            polarity[k] = load(&TABLES.polarity[k]);
-            y[k] = load(&TABLES.y[k]);
+    pub(super) unsafe fn nmnist_ssse3(buf: &[u8], out: &mut [u8], blocks: usize) -> bool {
+        if blocks == 0 {
+            return false;
         }
+        assert!(buf.len() >= blocks * 80 + slack(16, 16) && out.len() >= blocks * 208);
+        let load = |t: &[u8; 16]| unsafe { _mm_loadu_si128(t.as_ptr().cast()) };
         let zero = _mm_setzero_si128();
         let marker_y = _mm_set1_epi8(240u8 as i8);
         let mut markers = zero;
-        let src = buf.as_ptr();
-        let dst = out.as_mut_ptr();
+        let (src, dst) = (buf.as_ptr(), out.as_mut_ptr());
         for b in 0..blocks {
             for k in 0..CHUNKS {
-                let window = (k * 16) / 13 * 5;
-                // SAFETY: b * IN_BLOCK + window + 16 <= blocks * IN_BLOCK + IN_SLACK and
-                // b * OUT_BLOCK + k * 16 + 16 <= blocks * OUT_BLOCK (asserted above).
-                let v = unsafe { _mm_loadu_si128(src.add(b * IN_BLOCK + window).cast()) };
-                let v = _mm_shuffle_epi8(v, shuffle[k]);
-                let p = _mm_and_si128(_mm_cmpgt_epi8(zero, v), polarity[k]);
-                let r = _mm_or_si128(_mm_and_si128(v, keep[k]), p);
-                let m = _mm_and_si128(_mm_cmpeq_epi8(v, marker_y), y[k]);
+                // SAFETY: b * 80 + window + 16 <= blocks * 80 + slack and
+                // b * 208 + k * 16 + 16 <= blocks * 208 (asserted above).
+                let v = unsafe { _mm_loadu_si128(src.add(b * 80 + window(16, k)).cast()) };
+                let v = _mm_shuffle_epi8(v, load(&TABLES_16.shuffle[k]));
+                let p = _mm_and_si128(_mm_cmpgt_epi8(zero, v), load(&TABLES_16.polarity[k]));
+                let r = _mm_or_si128(_mm_and_si128(v, load(&TABLES_16.keep[k])), p);
+                let m = _mm_and_si128(_mm_cmpeq_epi8(v, marker_y), load(&TABLES_16.y[k]));
                 markers = _mm_or_si128(markers, m);
-                unsafe { _mm_storeu_si128(dst.add(b * OUT_BLOCK + k * 16).cast(), r) };
+                unsafe { _mm_storeu_si128(dst.add(b * 208 + k * 16).cast(), r) };
             }
         }
         _mm_movemask_epi8(markers) != 0
+    }
+
+    /// # Safety
+    /// The CPU has AVX-512 VBMI and BW; `buf` and `out` hold `blocks` blocks of 64 events
+    /// plus the slack.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+    pub(super) unsafe fn nmnist_avx512(buf: &[u8], out: &mut [u8], blocks: usize) -> bool {
+        if blocks == 0 {
+            return false;
+        }
+        assert!(buf.len() >= blocks * 320 + slack(64, AVX512_READ) && out.len() >= blocks * 832);
+        let load = |t: &[u8; 64]| unsafe { _mm512_loadu_si512(t.as_ptr().cast()) };
+        let ones = _mm512_set1_epi8(1);
+        let marker_y = _mm512_set1_epi8(240u8 as i8);
+        let mut markers = 0u64;
+        let (src, dst) = (buf.as_ptr(), out.as_mut_ptr());
+        for b in 0..blocks {
+            for k in 0..CHUNKS {
+                // SAFETY: b * 320 + window + 32 <= blocks * 320 + slack and
+                // b * 832 + k * 64 + 64 <= blocks * 832 (asserted above). Only the low 32
+                // bytes of the register are indexed (every table index is below 30).
+                let v = unsafe { _mm256_loadu_si256(src.add(b * 320 + window(64, k)).cast()) };
+                let v = _mm512_castsi256_si512(v);
+                let idx = load(&TABLES_64.shuffle[k]);
+                let v = _mm512_maskz_permutexvar_epi8(MASKS_64.take[k], idx, v);
+                let r = _mm512_and_si512(v, load(&TABLES_64.keep[k]));
+                let p = _mm512_movepi8_mask(v) & MASKS_64.polarity[k];
+                let r = _mm512_mask_mov_epi8(r, p, ones);
+                markers |= _mm512_mask_cmpeq_epi8_mask(MASKS_64.y[k], v, marker_y);
+                unsafe { _mm512_storeu_si512(dst.add(b * 832 + k * 64).cast(), r) };
+            }
+        }
+        markers != 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_cover_their_events() {
+        // every index a window uses lies inside the bytes it loads
+        for k in 0..CHUNKS {
+            assert!(TABLES_16.shuffle[k]
+                .iter()
+                .all(|&i| i == 0x80 || (i as usize) < 16));
+            #[cfg(target_arch = "x86_64")]
+            assert!(TABLES_64.shuffle[k]
+                .iter()
+                .all(|&i| i == 0x80 || (i as usize) < x86::AVX512_READ));
+        }
+        assert_eq!(slack(16, 16), 6);
     }
 }
