@@ -10,6 +10,8 @@
 //! unaligned vector loads and stores, each within a slice whose length is checked before
 //! the loop. The scalar decoder in `nmnist.rs` is the reference, and tests compare every
 //! level with it on every input length and byte pattern.
+// the tables and their helpers serve only the x86-64 loops (and the tests)
+#![cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 
 /// Output vectors per block (13·W output bytes = W records of 13 bytes).
 const CHUNKS: usize = 13;
@@ -149,28 +151,15 @@ pub fn nmnist_plain(buf: &[u8], out: &mut [u8]) -> (usize, bool) {
 /// whether any of them was an overflow marker (`y == 240`), in which case the caller redoes
 /// the file with the general decoder.
 pub fn nmnist_plain_at(level: Level, buf: &[u8], out: &mut [u8]) -> (usize, bool) {
-    let level = level.min(best_level());
-    let mut done = 0;
-    let mut marker = false;
     #[cfg(target_arch = "x86_64")]
     {
-        if level >= Level::Avx512Vbmi {
-            let blocks = blocks(64, x86::AVX512_READ, buf, out);
-            // SAFETY: the CPU has AVX-512 VBMI/BW (level is clamped to best_level());
-            // `blocks` blocks and their slack fit `buf` and `out`.
-            marker |= unsafe { x86::nmnist_avx512(buf, out, blocks) };
-            done = blocks * 64;
-        }
-        if level >= Level::Ssse3 {
-            let (buf, out) = (&buf[done * 5..], &mut out[done * 13..]);
-            let blocks = blocks(16, 16, buf, out);
-            // SAFETY: the CPU has SSSE3; `blocks` blocks and their slack fit.
-            marker |= unsafe { x86::nmnist_ssse3(buf, out, blocks) };
-            done += blocks * 16;
-        }
+        x86::nmnist_plain(level.min(best_level()), buf, out)
     }
-    let _ = level;
-    (done, marker)
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (level, buf, out);
+        (0, false)
+    }
 }
 
 /// Whole blocks of `w` events that fit `buf` (with the slack of `read`-byte windows) and
@@ -181,11 +170,33 @@ fn blocks(w: usize, read: usize, buf: &[u8], out: &[u8]) -> usize {
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{slack, window, CHUNKS, MASKS_64, TABLES_16, TABLES_64};
+    use super::{blocks, slack, window, Level, CHUNKS, MASKS_64, TABLES_16, TABLES_64};
     use std::arch::x86_64::*;
 
     /// Bytes the AVX-512 loop loads per window (a window spans at most 6 events, 30 bytes).
     pub(super) const AVX512_READ: usize = 32;
+
+    /// [`super::nmnist_plain_at`] for a `level` the CPU has.
+    pub(super) fn nmnist_plain(level: Level, buf: &[u8], out: &mut [u8]) -> (usize, bool) {
+        let mut done = 0;
+        let mut marker = false;
+        if level >= Level::Avx512Vbmi {
+            let blocks = blocks(64, AVX512_READ, buf, out);
+            // SAFETY: the caller checked that the CPU has AVX-512 VBMI/BW; `blocks` blocks
+            // and their slack fit `buf` and `out`.
+            marker |= unsafe { nmnist_avx512(buf, out, blocks) };
+            done = blocks * 64;
+        }
+        if level >= Level::Ssse3 {
+            let (buf, out) = (&buf[done * 5..], &mut out[done * 13..]);
+            let blocks = blocks(16, 16, buf, out);
+            // SAFETY: the caller checked that the CPU has SSSE3; `blocks` blocks and their
+            // slack fit.
+            marker |= unsafe { nmnist_ssse3(buf, out, blocks) };
+            done += blocks * 16;
+        }
+        (done, marker)
+    }
 
     /// # Safety
     /// The CPU has SSSE3; `buf` and `out` hold `blocks` blocks of 16 events plus the slack.
