@@ -52,6 +52,7 @@ from tqdm import tqdm
 
 N_INPUT, DT = 784, 0.5
 PRESENT_MS, REST_MS = 350.0, 150.0
+INHIBITION = 17.0  # inhibitory->excitatory conductance, in leak units (D&C: 17)
 
 
 def excitatory(theta_plus: float, v_th=-52.0) -> sf.LIF:
@@ -69,7 +70,7 @@ def inhibitory() -> sf.LIF:
 
 def build(n_exc: int, weights: np.ndarray, learn: bool, theta: np.ndarray | None = None, seed: int = 0,
           input_delay_max: float = 0.0, delays: np.ndarray | None = None, nu_post: float = 0.01,
-          nu_pre: float = 1e-4, theta_plus: float = 0.05, inhibition: float = 17.0):
+          nu_pre: float = 1e-4, theta_plus: float = 0.05, inhibition: float = INHIBITION):
     """The network; ``learn=False`` freezes weights and thresholds (``v_th = -52 + theta``).
 
     ``input_delay_max > 0`` draws each input->excitatory delay uniformly from
@@ -162,7 +163,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--nu-post", type=float, default=0.03, help="potentiation rate (D&C: 0.01)")
     ap.add_argument("--nu-pre", type=float, default=3e-4, help="depression rate (D&C: 1e-4)")
     ap.add_argument("--theta-plus", type=float, default=0.05, help="threshold increase per spike, mV (D&C: 0.05)")
-    ap.add_argument("--inhibition", type=float, default=17.0, help="inhibitory->excitatory conductance (D&C: 17)")
+    ap.add_argument("--inhibition", type=float, default=None,
+                    help=f"inhibitory->excitatory conductance (default {INHIBITION}, D&C: 17; with --load, "
+                         "the value the weights were trained with)")
     ap.add_argument("--intensity", type=float, default=2.0,
                     help="input rate = pixel / 8 * intensity Hz at the first showing of an image (D&C: 2)")
     ap.add_argument("--load", default=None,
@@ -190,8 +193,12 @@ def main(argv=None) -> dict:
         delays = saved["delays"] if "delays" in saved else np.full(weights.shape, DT)
         if weights.shape != (N_INPUT, n):
             raise SystemExit(f"{args.load} holds {weights.shape[1]} neurons; pass --neurons {weights.shape[1]}")
+        if args.inhibition is None:  # files saved before the value was stored were trained at 17
+            args.inhibition = float(saved["inhibition"]) if "inhibition" in saved else 17.0
         train_s, trained = 0.0, 0
     else:
+        if args.inhibition is None:
+            args.inhibition = INHIBITION
         # Training: one pass in the dataset's order (as the paper), learning on.
         w0 = rng.uniform(0.0, 0.3, size=(N_INPUT, n))
         net, inp, exc, proj = build(n, w0, learn=True, seed=args.seed, input_delay_max=args.input_delay_max,
@@ -233,14 +240,15 @@ def main(argv=None) -> dict:
         labels, accuracies = np.full(n, -1), {}
     eval_s = time.perf_counter() - t1
 
-    result = {"neurons": n, "train_images": trained, "present_ms": args.present_ms, "label_images": args.label, "test_images": args.test,
+    result = {"neurons": n, "train_images": trained, "present_ms": args.present_ms, "inhibition": args.inhibition,
+              "label_images": args.label, "test_images": args.test,
               **{k: round(v, 4) for k, v in accuracies.items()}, "train_seconds": round(train_s, 1),
               "seconds_per_train_image": round(train_s / max(trained, 1), 5),
               "eval_seconds": round(eval_s, 1), "classes_with_neurons": int(len(set(labels[labels >= 0].tolist()))),
               "unassigned_neurons": int(np.sum(labels < 0))}
     if args.save:
         np.savez(args.save, weights=weights, theta=theta, delays=delays, labels=labels, label_responses=r_label,
-                 test_responses=r_test)
+                 test_responses=r_test, inhibition=args.inhibition)
     print(json.dumps(result))
     return result
 

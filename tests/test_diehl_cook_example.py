@@ -59,9 +59,11 @@ def test_saved_weights_evaluate_again_identically(data_root, tmp_path):
     dc = _example()
     out = tmp_path / "w.npz"
     common = ["--neurons", "20", "--label", "40", "--test", "40", "--data", str(data_root / "mnist")]
-    trained = dc.main(common + ["--train", "40", "--save", str(out)])
+    # a non-default inhibition: --load must evaluate with the value the file was trained with
+    trained = dc.main(common + ["--train", "40", "--save", str(out), "--inhibition", "9"])
     again = dc.main(common + ["--load", str(out)])
     assert again["train_images"] == 0 and trained["train_images"] == 40
+    assert again["inhibition"] == trained["inhibition"] == 9.0
     for key in ("accuracy", "accuracy_proportion", "accuracy_likelihood"):
         assert again[key] == trained[key]
     np.testing.assert_array_equal(np.load(out)["test_responses"].shape, (40, 20))
