@@ -72,7 +72,8 @@ const fn tables<const W: usize>() -> Tables<W> {
     t
 }
 
-/// The bit mask of the bytes of `v` that satisfy `f` (for 64-byte tables).
+/// Bit `j` set where byte `j` of `v` is nonzero (`nonzero`) or has its top bit clear
+/// (`high_clear`, i.e. a shuffle index that takes an input byte).
 const fn bits(v: &[u8; 64], nonzero: bool, high_clear: bool) -> u64 {
     let mut m = 0u64;
     let mut j = 0;
