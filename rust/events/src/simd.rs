@@ -140,12 +140,6 @@ pub fn best_level() -> Level {
     Level::Scalar
 }
 
-/// Decodes plain events (no overflow handling) from `buf` into `out` at the best level
-/// the CPU has. See [`nmnist_plain_at`].
-pub fn nmnist_plain(buf: &[u8], out: &mut [u8]) -> (usize, bool) {
-    nmnist_plain_at(best_level(), buf, out)
-}
-
 /// Decodes whole blocks of plain events from `buf` into `out` with instructions up to
 /// `level` (clamped to what the CPU has), as many blocks as fit with the last window's
 /// slack to spare. Returns the number of events decoded (the rest is the caller's) and
