@@ -143,3 +143,32 @@ def test_large_aedat2_parallel_chunks(tmp_path, special_every):
     for threads in (1, 2, 3):
         (got,) = sd.read_many([p], threads=threads)
         _same(got, one)
+
+
+def test_cached_buffer_is_reused_only_once_free():
+    # enough N-MNIST files for a shared buffer above the cache's 256 KiB minimum
+    paths = sorted(str(p) for p in require("nmnist").rglob("*.bin"))[:40]
+    ref = [sd.read(p) for p in paths]
+    assert sum(len(r) for r in ref) * sd.EVENTS_DTYPE.itemsize > 1 << 18
+
+    def start(arrays):
+        return arrays[0].__array_interface__["data"][0]
+
+    sd.clear_buffer_cache()
+    assert sd.buffer_cache_bytes() == 0
+    first = sd.read_many(paths)
+    second = sd.read_many(paths)  # `first` is alive: its buffer must not be lent again
+    assert start(second) != start(first)
+    for a, b, r in zip(first, second, ref):
+        _same(a, r)
+        _same(b, r)
+    ptr = start(first)
+    del first, a  # every view of the first buffer is gone: it goes to the cache
+    assert sd.buffer_cache_bytes() > 0
+    third = sd.read_many(paths)
+    assert start(third) == ptr
+    for b, r in zip(third, ref):
+        _same(b, r)
+    del second, third, b
+    sd.clear_buffer_cache()
+    assert sd.buffer_cache_bytes() == 0

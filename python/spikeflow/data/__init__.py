@@ -22,6 +22,8 @@ from spikeflow.data.paths import data_root
 from spikeflow.data.readers import (
     FORMATS,
     FileInfo,
+    buffer_cache_bytes,
+    clear_buffer_cache,
     decode,
     detect_format,
     read,
@@ -60,6 +62,8 @@ __all__ = [
     "EventFormatError",
     "FileInfo",
     "TorchEventDataset",
+    "buffer_cache_bytes",
+    "clear_buffer_cache",
     "data_root",
     "decode",
     "delta",

@@ -1,58 +1,87 @@
-//! A small cache of large `f32` buffers, so that per-step tensors of the same sizes reuse
-//! memory whose pages are already mapped instead of faulting fresh pages in every step.
+//! Caches of large buffers, so that arrays of recurring sizes (per-step tensors, the output
+//! of a reader called once per epoch) reuse memory whose pages are already mapped instead
+//! of faulting fresh, kernel-zeroed pages in on every call.
 //!
-//! Only buffers of at least [`MIN_LEN`] floats are cached, at most [`MAX_BYTES`] in all.
+//! A [`BufferCache`] holds buffers of at least `min_len` elements, at most `max_bytes` in
+//! all. [`FLOATS`] serves the torch kernels.
 
 use std::sync::Mutex;
 
-/// Smallest buffer (in floats) worth caching: 256 KiB.
-pub const MIN_LEN: usize = 1 << 16;
-/// Most memory the cache holds.
-pub const MAX_BYTES: usize = 1 << 30;
+/// A bounded cache of `Vec<T>` buffers.
+pub struct BufferCache<T> {
+    bufs: Mutex<Vec<Vec<T>>>,
+    min_len: usize,
+    max_bytes: usize,
+}
 
-static CACHE: Mutex<Vec<Vec<f32>>> = Mutex::new(Vec::new());
+/// The cache of `f32` buffers used by the torch kernels: buffers of 256 KiB or more, 1 GiB
+/// in all.
+pub static FLOATS: BufferCache<f32> = BufferCache::new(1 << 16, 1 << 30);
 
-/// A buffer of exactly `len` floats; its contents are unspecified (but initialised).
-pub fn take(len: usize) -> Vec<f32> {
-    if len >= MIN_LEN {
-        let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(i) = cache.iter().position(|v| v.len() == len) {
-            return cache.swap_remove(i);
+impl<T: Copy + Default> BufferCache<T> {
+    /// An empty cache of buffers of at least `min_len` elements, `max_bytes` in all.
+    pub const fn new(min_len: usize, max_bytes: usize) -> Self {
+        Self {
+            bufs: Mutex::new(Vec::new()),
+            min_len,
+            max_bytes,
         }
     }
-    vec![0.0; len]
-}
 
-/// Return a buffer for reuse (dropped if small or if the cache is full).
-pub fn give(buf: Vec<f32>) {
-    if buf.len() < MIN_LEN {
-        return;
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Vec<T>>> {
+        // a panic while holding the lock leaves the list valid: keep using it
+        self.bufs.lock().unwrap_or_else(|e| e.into_inner())
     }
-    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    let held: usize = cache.iter().map(|v| v.len() * 4).sum();
-    if held + buf.len() * 4 <= MAX_BYTES {
-        cache.push(buf);
-    } else if let Some(i) = (0..cache.len()).min_by_key(|&i| cache[i].len()) {
-        // make room by dropping the smallest, if that is enough
-        if cache[i].len() < buf.len() && held - cache[i].len() * 4 + buf.len() * 4 <= MAX_BYTES {
-            cache[i] = buf;
+
+    /// A buffer of at least `len` (and, when cached, at most `2 * len`) elements: the
+    /// smallest cached one that fits, else a new zeroed one. Its contents are unspecified
+    /// (but initialised).
+    pub fn take(&self, len: usize) -> Vec<T> {
+        if len >= self.min_len {
+            let mut bufs = self.lock();
+            let fit = (0..bufs.len())
+                .filter(|&i| bufs[i].len() >= len && bufs[i].len() / 2 <= len)
+                .min_by_key(|&i| bufs[i].len());
+            if let Some(i) = fit {
+                return bufs.swap_remove(i);
+            }
+        }
+        vec![T::default(); len]
+    }
+
+    /// Returns a buffer for reuse (dropped if small, or if the cache is full and it is not
+    /// larger than the smallest cached buffer, which it then replaces).
+    pub fn give(&self, buf: Vec<T>) {
+        if buf.len() < self.min_len {
+            return;
+        }
+        let size = std::mem::size_of::<T>();
+        let mut bufs = self.lock();
+        let held: usize = bufs.iter().map(|v| v.len() * size).sum();
+        if held + buf.len() * size <= self.max_bytes {
+            bufs.push(buf);
+        } else if let Some(i) = (0..bufs.len()).min_by_key(|&i| bufs[i].len()) {
+            // make room by dropping the smallest, if that is enough
+            if bufs[i].len() < buf.len()
+                && held - bufs[i].len() * size + buf.len() * size <= self.max_bytes
+            {
+                bufs[i] = buf;
+            }
         }
     }
-}
 
-/// Drop every cached buffer.
-pub fn clear() {
-    CACHE.lock().unwrap_or_else(|e| e.into_inner()).clear();
-}
+    /// Drops every cached buffer.
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
 
-/// Bytes held by the cache now.
-pub fn held_bytes() -> usize {
-    CACHE
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .map(|v| v.len() * 4)
-        .sum()
+    /// Bytes held by the cache now.
+    pub fn held_bytes(&self) -> usize {
+        self.lock()
+            .iter()
+            .map(|v| v.len() * std::mem::size_of::<T>())
+            .sum()
+    }
 }
 
 #[cfg(test)]
@@ -60,17 +89,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reuses_same_sized_buffers() {
-        let a = take(MIN_LEN * 3 + 1);
+    fn reuses_buffers_that_fit() {
+        let cache: BufferCache<f32> = BufferCache::new(1000, 1 << 20);
+        let a = cache.take(3001);
         let ptr = a.as_ptr();
-        give(a);
-        let b = take(MIN_LEN * 3 + 1);
+        cache.give(a);
+        // same size, and a smaller request it still fits (at most twice as large)
+        let b = cache.take(3001);
         assert_eq!(b.as_ptr(), ptr);
-        assert_eq!(b.len(), MIN_LEN * 3 + 1);
-        give(vec![0.0; 10]);
-        give(b);
-        assert!(held_bytes() >= (MIN_LEN * 3 + 1) * 4);
-        clear();
-        assert_eq!(held_bytes(), 0);
+        assert_eq!(b.len(), 3001);
+        cache.give(b);
+        let c = cache.take(2000);
+        assert_eq!(c.as_ptr(), ptr);
+        assert!(c.len() >= 2000);
+        cache.give(c);
+        // more than twice the request: a new buffer, the cached one stays
+        let d = cache.take(1200);
+        assert_ne!(d.as_ptr(), ptr);
+        assert_eq!(d.len(), 1200);
+        cache.give(vec![0.0; 10]); // too small to keep
+        assert_eq!(cache.held_bytes(), 3001 * 4);
+        cache.clear();
+        assert_eq!(cache.held_bytes(), 0);
+    }
+
+    #[test]
+    fn holds_at_most_max_bytes() {
+        let cache: BufferCache<u8> = BufferCache::new(10, 100);
+        cache.give(vec![0; 60]);
+        cache.give(vec![0; 30]);
+        assert_eq!(cache.held_bytes(), 90);
+        cache.give(vec![0; 20]); // full: would replace the 30-byte buffer only if larger
+        assert_eq!(cache.held_bytes(), 90);
+        cache.give(vec![0; 40]); // replaces the 30-byte buffer
+        assert_eq!(cache.held_bytes(), 100);
+        cache.give(vec![0; 200]); // can never fit
+        assert_eq!(cache.held_bytes(), 100);
     }
 }

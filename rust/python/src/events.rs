@@ -6,7 +6,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 
-use numpy::{IntoPyArray, PyArray1, PyArrayMethods, PyReadonlyArray1};
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::exceptions::{
     PyFileNotFoundError, PyIsADirectoryError, PyOSError, PyPermissionError, PyRuntimeError,
     PyValueError,
@@ -15,6 +15,8 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use spikeflow_events::filters::{self, FilterError};
 use spikeflow_events::{self as ev, Format, ReadError, Recording};
+
+use crate::pooled;
 
 /// `(records as uint8, format name, sensor size or None)`.
 type Decoded<'py> = (Bound<'py, PyArray1<u8>>, &'static str, Option<(u32, u32)>);
@@ -126,13 +128,13 @@ fn events_read_many<'py>(
             }))
         })
         .map_err(|_| panic_err())?;
-    let total: usize = records.iter().sum();
-    let big = PyArray1::<u8>::zeros(py, total * ev::RECORD_SIZE, false);
+    let total = records.iter().sum::<usize>() * ev::RECORD_SIZE;
+    // A cached buffer when one fits: a fresh one would cost a page fault (and the kernel
+    // zeroing a page) every 4 KiB, on every call. Bytes past a file's events are never
+    // exposed, so stale contents are harmless.
+    let mut buf = pooled::BYTES.take(total);
     let results = {
-        let mut rw = big.readwrite();
-        let mut rest = rw
-            .as_slice_mut()
-            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        let mut rest = &mut buf[..total];
         let mut slots = Vec::with_capacity(paths.len());
         for &k in &records {
             let (slot, tail) = std::mem::take(&mut rest).split_at_mut(k * ev::RECORD_SIZE);
@@ -146,6 +148,7 @@ fn events_read_many<'py>(
         })
         .map_err(|_| panic_err())?
     };
+    let big = pooled::lend(py, buf, total)?;
     let mut starts = Vec::with_capacity(paths.len());
     let mut counts = Vec::with_capacity(paths.len());
     let mut owned = std::collections::HashMap::new();
@@ -165,6 +168,18 @@ fn events_read_many<'py>(
         at += k;
     }
     Ok((big, starts, counts, owned))
+}
+
+/// Drops the cached output buffers of `events_read_many`.
+#[pyfunction]
+fn events_cache_clear() {
+    pooled::BYTES.clear();
+}
+
+/// Bytes held by the cache of `events_read_many` output buffers.
+#[pyfunction]
+fn events_cache_bytes() -> usize {
+    pooled::BYTES.held_bytes()
 }
 
 /// Decodes a file held in memory; `name` is used for messages and (when `format` is None)
@@ -317,6 +332,8 @@ fn events_contrast<'py>(
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(events_read, m)?)?;
     m.add_function(wrap_pyfunction!(events_read_many, m)?)?;
+    m.add_function(wrap_pyfunction!(events_cache_clear, m)?)?;
+    m.add_function(wrap_pyfunction!(events_cache_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(events_decode, m)?)?;
     m.add_function(wrap_pyfunction!(events_detect, m)?)?;
     m.add_function(wrap_pyfunction!(events_formats, m)?)?;

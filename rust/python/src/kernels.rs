@@ -10,9 +10,12 @@ use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use spikeflow_kernels::conv::{self, ConvShape};
 use spikeflow_kernels::lif::{self, LifParams, Surrogate};
+use spikeflow_kernels::pool::FLOATS;
 use spikeflow_kernels::pool2d::{self, PoolShape};
 use spikeflow_kernels::sparse::{Csr, CsrRef};
-use spikeflow_kernels::{dense, pool, KernelError};
+use spikeflow_kernels::{dense, KernelError};
+
+use crate::pooled;
 
 type Ro<'py> = PyReadonlyArray1<'py, f32>;
 type Rw<'py> = PyReadwriteArray1<'py, f32>;
@@ -351,44 +354,19 @@ fn kernels_column_sums(
     run(py, || dense::column_sums(x, rows, cols, out))
 }
 
-/// Owner of a cached buffer lent to a numpy array; gives the buffer back when freed.
-#[pyclass(frozen)]
-struct PooledBuffer {
-    data: std::sync::Mutex<Vec<f32>>,
-}
-
-impl Drop for PooledBuffer {
-    fn drop(&mut self) {
-        let v = std::mem::take(self.data.get_mut().unwrap_or_else(|e| e.into_inner()));
-        pool::give(v);
-    }
-}
-
 #[pyfunction]
 fn kernels_empty(py: Python<'_>, len: usize) -> PyResult<Bound<'_, PyArray1<f32>>> {
-    let mut buf = pool::take(len);
-    let ptr = buf.as_mut_ptr();
-    let owner = Bound::new(
-        py,
-        PooledBuffer {
-            data: std::sync::Mutex::new(buf),
-        },
-    )?;
-    // SAFETY: `ptr` points to `len` initialised floats owned by `owner`, which the array keeps
-    // alive (as its base) and which never reallocates the buffer.
-    let view = unsafe { numpy::ndarray::ArrayView1::from_shape_ptr(len, ptr as *const f32) };
-    // SAFETY: as above; the view is only used to describe the data.
-    Ok(unsafe { PyArray1::borrow_from_array(&view, owner.into_any()) })
+    pooled::lend(py, FLOATS.take(len), len)
 }
 
 #[pyfunction]
 fn kernels_pool_clear() {
-    pool::clear();
+    FLOATS.clear();
 }
 
 #[pyfunction]
 fn kernels_pool_bytes() -> usize {
-    pool::held_bytes()
+    FLOATS.held_bytes()
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 mod engine;
 mod events;
 mod kernels;
+mod pooled;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
