@@ -172,3 +172,16 @@ def test_cached_buffer_is_reused_only_once_free():
     del second, third, b
     sd.clear_buffer_cache()
     assert sd.buffer_cache_bytes() == 0
+
+
+def test_small_batches_of_open_files(monkeypatch):
+    # the file-descriptor budget splits the list into batches, each with its own buffer;
+    # results must not depend on where the batch borders fall
+    from spikeflow.data import readers
+
+    files = _all_real_files()[:7] + _all_real_files()[-6:]
+    ref = [sd.read(f) for f in files]
+    for per_batch in (1, 2, 5):
+        monkeypatch.setattr(readers, "_open_files_per_batch", lambda n=per_batch: n)
+        for a, b in zip(sd.read_many(files), ref):
+            _same(a, b)

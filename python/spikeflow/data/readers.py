@@ -123,7 +123,8 @@ def read_many(
     File reading and decoding run in Rust on ``threads`` threads (default: one per core)
     with the GIL released; each array equals :func:`read` of the same file. N-MNIST and
     AEDAT 2.0 files (given as ``format`` or, when ``format`` is None, by the ``.bin`` /
-    ``.bs2`` / ``.aedat`` extension) are decoded straight into one shared numpy buffer, so
+    ``.bs2`` / ``.aedat`` extension) are decoded straight into a shared numpy buffer (one
+    per batch of files kept open at once, a quarter of the file-descriptor limit), so
     their arrays are views of it (keeping any of them keeps that buffer alive; ``.copy()``
     one to detach it). Other formats get arrays of their own. ``.bs1`` files are not
     supported here (use :func:`read_bs1`).
@@ -149,12 +150,28 @@ def read_many(
     names = [os.fspath(p) for p in paths]
     if threads is not None and threads < 1:
         raise ValueError(f"threads must be at least 1, got {threads}")
-    big, starts, counts, owned = _core.events_read_many(names, _check_format(format), threads)
-    ev = big.view(EVENTS_DTYPE)
-    out = [ev[s : s + c] for s, c in zip(starts, counts)]
+    bigs, placed, counts, owned = _core.events_read_many(
+        names, _check_format(format), threads, _open_files_per_batch()
+    )
+    evs = [big.view(EVENTS_DTYPE) for big in bigs]
+    out = [evs[b][s : s + c] for (b, s), c in zip(placed, counts)]
     for i, (raw, _, _) in owned.items():
         out[i] = _as_events(raw)
     return out
+
+
+def _open_files_per_batch() -> int:
+    # read_many keeps a batch's files open between sizing and reading them: a quarter of
+    # the process's file-descriptor limit, between 64 and 4096 (256 where it is unknown)
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    except (ImportError, OSError, ValueError):
+        return 256
+    if soft == resource.RLIM_INFINITY or soft < 0:
+        return 4096
+    return max(64, min(4096, soft // 4))
 
 
 def clear_buffer_cache() -> None:

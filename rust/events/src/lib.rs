@@ -30,6 +30,7 @@ pub use error::{FormatError, ReadError};
 pub use events::{Event, Events, RECORD_SIZE};
 
 use rayon::prelude::*;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 /// A decoded file: its events, its format and its sensor size when known.
@@ -145,10 +146,13 @@ thread_local! {
 const KEEP_INPUT_BYTES: usize = 64 << 20;
 
 /// Reads the whole file into `buf` (grown as needed, never shrunk or re-zeroed) and returns
-/// its length: open, read until end of file, close.
-fn read_whole(path: &Path, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+/// its length: open (unless `file` is already open), read until end of file, close.
+fn read_whole(path: &Path, file: Option<File>, buf: &mut Vec<u8>) -> std::io::Result<usize> {
     use std::io::Read;
-    let mut f = std::fs::File::open(path)?;
+    let mut f = match file {
+        Some(f) => f,
+        None => File::open(path)?,
+    };
     if buf.len() < 64 << 10 {
         buf.resize(64 << 10, 0);
     }
@@ -166,8 +170,13 @@ fn read_whole(path: &Path, buf: &mut Vec<u8>) -> std::io::Result<usize> {
     }
 }
 
-/// Runs `f` on the whole content of `path`, read into this thread's reusable buffer.
-fn with_file<R>(path: &Path, f: impl FnOnce(&[u8]) -> R) -> Result<R, ReadError> {
+/// Runs `f` on the whole content of `path` (already open as `file`, if given), read into
+/// this thread's reusable buffer.
+fn with_file<R>(
+    path: &Path,
+    file: Option<File>,
+    f: impl FnOnce(&[u8]) -> R,
+) -> Result<R, ReadError> {
     INPUT.with(|cell| {
         // a re-entrant call (not expected) falls back to a fresh buffer
         let mut fresh = Vec::new();
@@ -176,7 +185,7 @@ fn with_file<R>(path: &Path, f: impl FnOnce(&[u8]) -> R) -> Result<R, ReadError>
             Some(b) => b,
             None => &mut fresh,
         };
-        let n = read_whole(path, buf).map_err(|source| ReadError::Io {
+        let n = read_whole(path, file, buf).map_err(|source| ReadError::Io {
             path: path.to_path_buf(),
             source,
         })?;
@@ -207,7 +216,7 @@ fn catch(
 /// Reads and decodes one file. `format = None` detects it. A decoder panic (a bug) is
 /// caught and reported as a [`ReadError::Format`] instead of unwinding.
 pub fn read_file(path: &Path, format: Option<Format>) -> Result<Recording, ReadError> {
-    let placed = with_file(path, |buf| {
+    let placed = with_file(path, None, |buf| {
         catch(path, || {
             let r = match format {
                 Some(f) => decode(buf, f),
@@ -240,7 +249,7 @@ pub enum Placed {
         sensor_size: Option<(u32, u32)>,
     },
     /// The slot was missing or too small (another format, or the file grew after
-    /// [`slot_records`] looked at it): decoded into its own buffer.
+    /// [`open_slotted`] looked at it): decoded into its own buffer.
     Owned(Recording),
 }
 
@@ -271,37 +280,65 @@ fn bound(format: Format, len: usize) -> usize {
     }
 }
 
-/// For each path (in parallel): the number of event records to reserve for it so that
-/// [`read_files_into`] can decode it straight into its slot, from the file size (0 for
-/// formats without fixed-size records, and for files that cannot be inspected: those are
-/// handled, and their errors reported, when they are read).
-pub fn slot_records(paths: &[PathBuf], format: Option<Format>) -> Vec<usize> {
+/// A file as the sizing pass of [`read_files_into`] left it: open when it has a
+/// fixed-record format (so that reading it does not look its path up again), with the
+/// number of event records to reserve for it.
+#[derive(Debug)]
+pub struct Slotted {
+    file: Option<File>,
+    /// Records to reserve: an upper bound on the file's events, 0 when unknown.
+    pub records: usize,
+}
+
+/// For each path (in parallel): opens N-MNIST / AEDAT 2.0 files (by `format`, else by
+/// extension) and sizes their slot from the open file's length. Files of other formats,
+/// and files that cannot be opened, get no slot (0 records): they are handled, and their
+/// errors reported, when [`read_files_into`] reads them. Each returned file stays open
+/// until it is read, so callers bound how many paths they pass at a time.
+pub fn open_slotted(paths: &[PathBuf], format: Option<Format>) -> Vec<Slotted> {
     paths
         .par_iter()
-        .map(|p| match fixed_format(p, format) {
-            Some(f) => std::fs::metadata(p)
-                .map(|m| bound(f, usize::try_from(m.len()).unwrap_or(usize::MAX)))
-                .unwrap_or(0),
-            None => 0,
+        .map(|p| {
+            let none = Slotted {
+                file: None,
+                records: 0,
+            };
+            let Some(f) = fixed_format(p, format) else {
+                return none;
+            };
+            let Ok(file) = File::open(p) else {
+                return none;
+            };
+            match file.metadata() {
+                Ok(m) => Slotted {
+                    records: bound(f, usize::try_from(m.len()).unwrap_or(usize::MAX)),
+                    file: Some(file),
+                },
+                Err(_) => none,
+            }
         })
         .collect()
 }
 
 /// Reads and decodes many files in parallel (rayon's current pool), decoding each
 /// N-MNIST / AEDAT 2.0 file straight into `slots[i]` (records of [`RECORD_SIZE`] bytes)
-/// when it fits, any other file into its own buffer. Results are in the order of `paths`;
-/// each file's error names it. Files are read into one reusable buffer per thread.
+/// when it fits, any other file into its own buffer. `opened` comes from
+/// [`open_slotted`] on the same paths. Results are in the order of `paths`; each file's
+/// error names it. Files are read into one reusable buffer per thread.
 pub fn read_files_into(
     paths: &[PathBuf],
+    opened: Vec<Slotted>,
     format: Option<Format>,
     slots: Vec<&mut [u8]>,
 ) -> Vec<Result<Placed, ReadError>> {
     assert_eq!(paths.len(), slots.len(), "one slot per path");
+    assert_eq!(paths.len(), opened.len(), "one sizing result per path");
     paths
         .par_iter()
+        .zip(opened.into_par_iter())
         .zip(slots.into_par_iter())
-        .map(|(path, slot)| {
-            with_file(path, |buf| {
+        .map(|((path, opened), slot)| {
+            with_file(path, opened.file, |buf| {
                 catch(path, || {
                     let f = match format {
                         Some(f) => f,

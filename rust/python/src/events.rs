@@ -95,79 +95,86 @@ fn events_read<'py>(
     r.map(|rec| to_py(py, rec)).map_err(|e| to_pyerr(py, e))
 }
 
-/// `(records of all slotted files as one uint8 array, start record per file (-1: owned),
-/// event count per file, {index: (records, format, size)} for files decoded into their own
-/// buffer)`.
+/// `(one uint8 array of records per batch of files, (batch, start record) per file (start
+/// -1: decoded into its own buffer), event count per file, {index: (records, format, size)}
+/// for files decoded into their own buffer)`.
 type Many<'py> = (
-    Bound<'py, PyArray1<u8>>,
-    Vec<i64>,
+    Vec<Bound<'py, PyArray1<u8>>>,
+    Vec<(usize, i64)>,
     Vec<usize>,
     std::collections::HashMap<usize, Decoded<'py>>,
 );
 
 /// Reads and decodes many files in parallel (`threads` rayon threads, default: all cores)
-/// with the GIL released. N-MNIST and AEDAT 2.0 files are decoded straight into one
-/// numpy-owned buffer sized from the file sizes (no copy); other formats into their own
-/// buffers. Raises the error of the first failing file in `paths` order.
+/// with the GIL released, `open_files` files at a time (each batch's files stay open
+/// between sizing and reading them, so their paths are looked up once). N-MNIST and
+/// AEDAT 2.0 files are decoded straight into one numpy buffer per batch sized from the
+/// file sizes (no copy); other formats into their own buffers. Raises the error of the
+/// first failing file in `paths` order.
 #[pyfunction]
-#[pyo3(signature = (paths, format=None, threads=None))]
+#[pyo3(signature = (paths, format=None, threads=None, open_files=256))]
 fn events_read_many<'py>(
     py: Python<'py>,
     paths: Vec<PathBuf>,
     format: Option<&str>,
     threads: Option<usize>,
+    open_files: usize,
 ) -> PyResult<Many<'py>> {
     let fmt = parse_format(format)?;
     if threads == Some(0) {
         return Err(PyValueError::new_err("threads must be at least 1"));
     }
-    let records = py
-        .detach(|| {
-            catch_unwind(AssertUnwindSafe(|| {
-                ev::with_threads(threads, || ev::slot_records(&paths, fmt))
-            }))
-        })
-        .map_err(|_| panic_err())?;
-    let total = records.iter().sum::<usize>() * ev::RECORD_SIZE;
-    // A cached buffer when one fits: a fresh one would cost a page fault (and the kernel
-    // zeroing a page) every 4 KiB, on every call. Bytes past a file's events are never
-    // exposed, so stale contents are harmless.
-    let mut buf = pooled::BYTES.take(total);
-    let results = {
-        let mut rest = &mut buf[..total];
-        let mut slots = Vec::with_capacity(paths.len());
-        for &k in &records {
-            let (slot, tail) = std::mem::take(&mut rest).split_at_mut(k * ev::RECORD_SIZE);
-            slots.push(slot);
-            rest = tail;
-        }
-        py.detach(|| {
-            catch_unwind(AssertUnwindSafe(|| {
-                ev::with_threads(threads, || ev::read_files_into(&paths, fmt, slots))
-            }))
-        })
-        .map_err(|_| panic_err())?
-    };
-    let big = pooled::lend(py, buf, total)?;
-    let mut starts = Vec::with_capacity(paths.len());
+    let mut bigs = Vec::new();
+    let mut placed = Vec::with_capacity(paths.len());
     let mut counts = Vec::with_capacity(paths.len());
     let mut owned = std::collections::HashMap::new();
-    let mut at = 0usize;
-    for (i, (r, &k)) in results.into_iter().zip(&records).enumerate() {
-        match r.map_err(|e| to_pyerr(py, e))? {
-            ev::Placed::Slot { count, .. } => {
-                starts.push(at as i64);
-                counts.push(count);
+    for (b, batch) in paths.chunks(open_files.max(1)).enumerate() {
+        let opened = py
+            .detach(|| {
+                catch_unwind(AssertUnwindSafe(|| {
+                    ev::with_threads(threads, || ev::open_slotted(batch, fmt))
+                }))
+            })
+            .map_err(|_| panic_err())?;
+        let records: Vec<usize> = opened.iter().map(|o| o.records).collect();
+        let total = records.iter().sum::<usize>() * ev::RECORD_SIZE;
+        // A cached buffer when one fits: a fresh one would cost a page fault (and the
+        // kernel zeroing a page) every 4 KiB, on every call. Bytes past a file's events
+        // are never exposed, so stale contents are harmless.
+        let mut buf = pooled::BYTES.take(total);
+        let results = {
+            let mut rest = &mut buf[..total];
+            let mut slots = Vec::with_capacity(batch.len());
+            for &k in &records {
+                let (slot, tail) = std::mem::take(&mut rest).split_at_mut(k * ev::RECORD_SIZE);
+                slots.push(slot);
+                rest = tail;
             }
-            ev::Placed::Owned(rec) => {
-                starts.push(-1);
-                counts.push(rec.events.len());
-                owned.insert(i, to_py(py, rec));
+            py.detach(|| {
+                catch_unwind(AssertUnwindSafe(|| {
+                    ev::with_threads(threads, || ev::read_files_into(batch, opened, fmt, slots))
+                }))
+            })
+            .map_err(|_| panic_err())?
+        };
+        bigs.push(pooled::lend(py, buf, total)?);
+        let mut at = 0usize;
+        for (r, &k) in results.into_iter().zip(&records) {
+            match r.map_err(|e| to_pyerr(py, e))? {
+                ev::Placed::Slot { count, .. } => {
+                    placed.push((b, at as i64));
+                    counts.push(count);
+                }
+                ev::Placed::Owned(rec) => {
+                    counts.push(rec.events.len());
+                    owned.insert(placed.len(), to_py(py, rec));
+                    placed.push((b, -1));
+                }
             }
+            at += k;
         }
-        at += k;
     }
-    Ok((big, starts, counts, owned))
+    Ok((bigs, placed, counts, owned))
 }
 
 /// Drops the cached output buffers of `events_read_many`.
