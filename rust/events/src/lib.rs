@@ -393,3 +393,45 @@ pub fn with_threads<R: Send>(threads: Option<usize>, f: impl FnOnce() -> R + Sen
     };
     pool.install(f)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slotted_files_are_read_through_their_open_handle() {
+        let dir = std::env::temp_dir().join(format!("spikeflow-slotted-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // two plain N-MNIST events, a file of unknown format, a missing file
+        let nm = dir.join("a.bin");
+        std::fs::write(&nm, [3, 4, 0x80, 0x01, 0x02, 1, 2, 0x00, 0x00, 0x07]).unwrap();
+        let other = dir.join("b.txt");
+        std::fs::write(&other, b"not events").unwrap();
+        let missing = dir.join("missing.bin");
+        let paths = vec![nm.clone(), other, missing.clone()];
+        let opened = open_slotted(&paths, None);
+        let records: Vec<usize> = opened.iter().map(|o| o.records).collect();
+        assert_eq!(records, [2, 0, 0]);
+        // the handle is what gets read: the name may go away in between
+        std::fs::remove_file(&nm).unwrap();
+        let mut buf = vec![0u8; 2 * RECORD_SIZE];
+        let slots = vec![&mut buf[..], &mut [][..], &mut [][..]];
+        let res = read_files_into(&paths, opened, None, slots);
+        assert!(matches!(
+            res[0],
+            Ok(Placed::Slot {
+                count: 2,
+                format: Format::Nmnist,
+                ..
+            })
+        ));
+        assert!(matches!(&res[1], Err(ReadError::Format { .. })));
+        match &res[2] {
+            Err(ReadError::Io { path, .. }) => assert_eq!(path, &missing),
+            other => panic!("expected an I/O error naming the file, got {other:?}"),
+        }
+        let ev = Events::from_bytes(buf);
+        assert_eq!(ev.get(1).unwrap().t, 7);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
