@@ -214,3 +214,33 @@ def test_tonic_misreads_aedat31_packet_types(tmp_path):
     raw = tio.get_aer_events_from_file(str(p), version, start)
     assert len(raw) == 3  # the special event and the invalid event are read as data
     assert int(raw["timeStamp"].max()) < 2**31  # the overflow field is lost
+
+
+def test_file_too_large_for_memory_is_a_memory_error(tmp_path):
+    # A sparse file of 1 TiB claims ~2.9 TB of decoded N-MNIST events. Reading it must raise
+    # MemoryError naming the file, never abort. The check runs in a child process whose
+    # address space is capped, so no allocation can succeed by overcommitting memory.
+    import subprocess
+    import sys
+    import textwrap
+
+    big = tmp_path / "huge.bin"
+    try:
+        with open(big, "wb") as f:
+            f.truncate(1 << 40)
+    except OSError as e:  # a file system without sparse files of this size
+        pytest.skip(f"cannot make a 1 TiB sparse file here: {e}")
+    code = textwrap.dedent(f"""
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (16 << 30, 16 << 30))
+        import spikeflow.data as sd
+        for call in (lambda: sd.read_many([{str(big)!r}]), lambda: sd.read({str(big)!r})):
+            try:
+                call()
+            except MemoryError as e:
+                assert "huge.bin" in str(e), e
+                print("MemoryError")
+    """)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split() == ["MemoryError", "MemoryError"]

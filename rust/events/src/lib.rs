@@ -159,7 +159,19 @@ fn read_whole(path: &Path, file: Option<File>, buf: &mut Vec<u8>) -> std::io::Re
     let mut filled = 0;
     loop {
         if filled == buf.len() {
-            buf.resize(buf.len() * 2, 0);
+            // Grow to the file's size in one step (at least doubling), fallibly: a file too
+            // large for memory (say a sparse file of terabytes) is an error, not an abort.
+            let size = f
+                .metadata()
+                .map_or(0, |m| usize::try_from(m.len()).unwrap_or(usize::MAX));
+            let want = size.saturating_add(1).max(filled.saturating_mul(2));
+            buf.try_reserve_exact(want - buf.len()).map_err(|_| {
+                std::io::Error::new(
+                    std::io::ErrorKind::OutOfMemory,
+                    format!("file too large to read into memory ({size} bytes)"),
+                )
+            })?;
+            buf.resize(want, 0);
         }
         match f.read(&mut buf[filled..]) {
             Ok(0) => return Ok(filled),

@@ -37,16 +37,22 @@ impl<T: Copy + Default> BufferCache<T> {
     /// smallest cached one that fits, else a new zeroed one. Its contents are unspecified
     /// (but initialised).
     pub fn take(&self, len: usize) -> Vec<T> {
-        if len >= self.min_len {
-            let mut bufs = self.lock();
-            let fit = (0..bufs.len())
-                .filter(|&i| bufs[i].len() >= len && bufs[i].len() / 2 <= len)
-                .min_by_key(|&i| bufs[i].len());
-            if let Some(i) = fit {
-                return bufs.swap_remove(i);
-            }
+        self.take_cached(len)
+            .unwrap_or_else(|| vec![T::default(); len])
+    }
+
+    /// The smallest cached buffer of `len` to `2 * len` elements, removed from the cache;
+    /// `None` if there is none (callers that must not abort on a failed allocation make
+    /// the new buffer themselves).
+    pub fn take_cached(&self, len: usize) -> Option<Vec<T>> {
+        if len < self.min_len {
+            return None;
         }
-        vec![T::default(); len]
+        let mut bufs = self.lock();
+        let fit = (0..bufs.len())
+            .filter(|&i| bufs[i].len() >= len && bufs[i].len() / 2 <= len)
+            .min_by_key(|&i| bufs[i].len())?;
+        Some(bufs.swap_remove(fit))
     }
 
     /// Returns a buffer for reuse (dropped if small, or if the cache is full and it is not

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::exceptions::{
-    PyFileNotFoundError, PyIsADirectoryError, PyOSError, PyPermissionError, PyRuntimeError,
-    PyValueError,
+    PyFileNotFoundError, PyIsADirectoryError, PyMemoryError, PyOSError, PyPermissionError,
+    PyRuntimeError, PyValueError,
 };
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
@@ -43,6 +43,7 @@ fn to_pyerr(py: Python<'_>, e: ReadError) -> PyErr {
                 std::io::ErrorKind::NotFound => PyFileNotFoundError::new_err(msg),
                 std::io::ErrorKind::PermissionDenied => PyPermissionError::new_err(msg),
                 std::io::ErrorKind::IsADirectory => PyIsADirectoryError::new_err(msg),
+                std::io::ErrorKind::OutOfMemory => PyMemoryError::new_err(msg),
                 _ => PyOSError::new_err(msg),
             }
         }
@@ -137,11 +138,28 @@ fn events_read_many<'py>(
             })
             .map_err(|_| panic_err())?;
         let records: Vec<usize> = opened.iter().map(|o| o.records).collect();
-        let total = records.iter().sum::<usize>() * ev::RECORD_SIZE;
+        let too_big = |detail: String| {
+            let (i, _) = records
+                .iter()
+                .enumerate()
+                .max_by_key(|&(_, k)| *k)
+                .unwrap_or((0, &0));
+            PyMemoryError::new_err(format!(
+                "read_many: no memory for the decoded events ({detail}); the largest file, {}, \
+                 has room for {} events",
+                batch[i].display(),
+                records[i]
+            ))
+        };
+        let total = records
+            .iter()
+            .try_fold(0usize, |a, &k| a.checked_add(k))
+            .and_then(|n| n.checked_mul(ev::RECORD_SIZE))
+            .ok_or_else(|| too_big("size overflows".into()))?;
         // A cached buffer when one fits: a fresh one would cost a page fault (and the
         // kernel zeroing a page) every 4 KiB, on every call. Bytes past a file's events
         // are never exposed, so stale contents are harmless.
-        let mut buf = pooled::BYTES.take(total);
+        let mut buf = pooled::take::<u8>(total).map_err(|_| too_big(format!("{total} bytes")))?;
         let results = {
             let mut rest = &mut buf[..total];
             let mut slots = Vec::with_capacity(batch.len());

@@ -356,7 +356,7 @@ fn kernels_column_sums(
 
 #[pyfunction]
 fn kernels_empty(py: Python<'_>, len: usize) -> PyResult<Bound<'_, PyArray1<f32>>> {
-    pooled::lend(py, FLOATS.take(len), len)
+    pooled::lend(py, pooled::take::<f32>(len)?, len)
 }
 
 #[pyfunction]
