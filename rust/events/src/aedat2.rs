@@ -205,7 +205,7 @@ pub fn decode_into(buf: &[u8], out: &mut [u8]) -> Result<(usize, Chip)> {
 /// Decodes a whole AEDAT 2.0 file. Returns the events and the chip.
 pub fn decode(buf: &[u8]) -> Result<(Events, Chip)> {
     let (start, _) = parse_header(buf)?;
-    let mut out = vec![0u8; max_events(buf.len() - start) * RECORD_SIZE];
+    let mut out = Events::zeroed_records(max_events(buf.len() - start), buf.len())?;
     let (n, chip) = decode_into(buf, &mut out)?;
     out.truncate(n * RECORD_SIZE);
     Ok((Events::from_bytes(out), chip))

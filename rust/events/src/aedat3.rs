@@ -36,7 +36,7 @@ pub fn decode(buf: &[u8]) -> Result<Events> {
         ));
     }
     let mut pos = header.data_start;
-    let mut ev = Events::with_capacity((buf.len() - pos) / 8);
+    let mut ev = Events::try_with_capacity((buf.len() - pos) / 8, buf.len())?;
     while pos < buf.len() {
         if buf.len() - pos < PACKET_HEADER {
             return Err(FormatError::new(

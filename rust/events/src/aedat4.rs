@@ -185,7 +185,7 @@ fn decode_packet(body: &[u8], c: Compression, at: usize) -> Result<Option<Events
     let Some(el) = t.vector(0, 16).map_err(bad)? else {
         return Ok(Some(Events::new()));
     };
-    let mut ev = Events::with_capacity(el.len() / 16);
+    let mut ev = Events::try_with_capacity(el.len() / 16, el.len())?;
     for c in el.chunks_exact(16) {
         let ts = i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
         ev.push(
@@ -252,7 +252,7 @@ pub fn decode(buf: &[u8]) -> Result<(Events, Option<(u32, u32)>)> {
         }
     }
     let total: usize = parts.iter().map(Events::len).sum();
-    let mut ev = Events::with_capacity(total);
+    let mut ev = Events::try_with_capacity(total, total)?;
     for mut p in parts {
         ev.append(&mut p);
     }

@@ -30,7 +30,7 @@ pub fn decode_payload(data: &[u8], start: usize) -> Result<Events> {
             ),
         ));
     }
-    let mut ev = Events::with_capacity(body.len() / 8);
+    let mut ev = Events::try_with_capacity(body.len() / 8, body.len())?;
     for c in body.chunks_exact(8) {
         let t = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
         let a = u32::from_le_bytes([c[4], c[5], c[6], c[7]]);

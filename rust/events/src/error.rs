@@ -10,6 +10,9 @@ pub struct FormatError {
     pub offset: u64,
     /// What was wrong, in words.
     pub reason: String,
+    /// The input was not found malformed but is too large to decode in memory (bindings
+    /// raise `MemoryError` for it).
+    pub too_large: bool,
 }
 
 impl FormatError {
@@ -18,6 +21,16 @@ impl FormatError {
         Self {
             offset: offset as u64,
             reason: reason.into(),
+            too_large: false,
+        }
+    }
+
+    /// The output of an input of `len` bytes does not fit in memory.
+    pub fn too_large(len: usize, what: &str) -> Self {
+        Self {
+            offset: 0,
+            reason: format!("{what} of a {len}-byte input do not fit in memory"),
+            too_large: true,
         }
     }
 }

@@ -40,6 +40,30 @@ impl Events {
         }
     }
 
+    /// [`Events::with_capacity`] for a decoder of an input of `len` bytes: an error, not
+    /// an abort, when the room cannot be allocated.
+    pub fn try_with_capacity(n: usize, len: usize) -> crate::error::Result<Self> {
+        let mut bytes = Vec::new();
+        n.checked_mul(RECORD_SIZE)
+            .and_then(|b| bytes.try_reserve_exact(b).ok())
+            .ok_or_else(|| crate::error::FormatError::too_large(len, "the events"))?;
+        Ok(Self { bytes })
+    }
+
+    /// `n` zeroed records for a decoder of an input of `len` bytes, fallibly. Below 1 GiB
+    /// the system's zeroed allocation is used (fresh pages are not touched until written).
+    pub fn zeroed_records(n: usize, len: usize) -> crate::error::Result<Vec<u8>> {
+        let too_large = || crate::error::FormatError::too_large(len, "the events");
+        let bytes = n.checked_mul(RECORD_SIZE).ok_or_else(too_large)?;
+        if bytes < 1 << 30 {
+            return Ok(vec![0u8; bytes]);
+        }
+        let mut v = Vec::new();
+        v.try_reserve_exact(bytes).map_err(|_| too_large())?;
+        v.resize(bytes, 0);
+        Ok(v)
+    }
+
     /// Appends one event.
     #[inline(always)]
     pub fn push(&mut self, x: i16, y: i16, t: i64, p: bool) {
@@ -164,6 +188,18 @@ impl FromIterator<Event> for Events {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn output_too_large_for_memory_is_an_error() {
+        // 2^50 events (14.6 PB) cannot be allocated; usize::MAX events overflow the size
+        for n in [1usize << 50, usize::MAX / 2] {
+            let e = Events::try_with_capacity(n, 123).unwrap_err();
+            assert!(e.too_large && e.reason.contains("123-byte input"), "{e:?}");
+            assert!(Events::zeroed_records(n, 123).unwrap_err().too_large);
+        }
+        assert_eq!(Events::zeroed_records(3, 15).unwrap().len(), 3 * RECORD_SIZE);
+        assert!(Events::try_with_capacity(3, 15).unwrap().is_empty());
+    }
 
     #[test]
     fn roundtrip_record() {

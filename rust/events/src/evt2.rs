@@ -19,7 +19,7 @@ pub fn decode_payload(data: &[u8], start: usize) -> Result<Events> {
             ),
         ));
     }
-    let mut ev = Events::with_capacity(data.len() / 4);
+    let mut ev = Events::try_with_capacity(data.len() / 4, data.len())?;
     let mut time_high = 0i64;
     for c in data.chunks_exact(4) {
         let w = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);

@@ -25,7 +25,7 @@ pub fn decode_payload(data: &[u8], start: usize) -> Result<Events> {
             ),
         ));
     }
-    let mut ev = Events::with_capacity(data.len() / 2);
+    let mut ev = Events::try_with_capacity(data.len() / 2, data.len())?;
     let (mut y, mut base_x, mut pol) = (0i16, 0i16, false);
     let (mut high, mut low, mut wrap) = (0i64, 0i64, 0i64);
     let mut t = 0i64;

@@ -108,7 +108,7 @@ pub fn decode_into(buf: &[u8], out: &mut [u8]) -> Result<usize> {
 /// Decodes a whole N-MNIST file.
 pub fn decode(buf: &[u8]) -> Result<Events> {
     check(buf)?;
-    let mut out = vec![0u8; max_events(buf.len()) * RECORD_SIZE];
+    let mut out = Events::zeroed_records(max_events(buf.len()), buf.len())?;
     let n = decode_into(buf, &mut out)?;
     out.truncate(n * RECORD_SIZE);
     Ok(Events::from_bytes(out))

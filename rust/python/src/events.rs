@@ -35,6 +35,16 @@ fn format_error(py: Python<'_>, path: &str, offset: Option<u64>, reason: &str) -
     }
 }
 
+/// A decoder error for `path`: `MemoryError` when the output does not fit in memory, else
+/// `EventFormatError`.
+fn decode_error(py: Python<'_>, path: &str, e: &ev::FormatError) -> PyErr {
+    if e.too_large {
+        PyMemoryError::new_err(format!("{path}: {}", e.reason))
+    } else {
+        format_error(py, path, Some(e.offset), &e.reason)
+    }
+}
+
 fn to_pyerr(py: Python<'_>, e: ReadError) -> PyErr {
     match e {
         ReadError::Io { path, source } => {
@@ -47,12 +57,7 @@ fn to_pyerr(py: Python<'_>, e: ReadError) -> PyErr {
                 _ => PyOSError::new_err(msg),
             }
         }
-        ReadError::Format { path, error } => format_error(
-            py,
-            &path.display().to_string(),
-            Some(error.offset),
-            &error.reason,
-        ),
+        ReadError::Format { path, error } => decode_error(py, &path.display().to_string(), &error),
     }
 }
 
@@ -228,7 +233,7 @@ fn events_decode<'py>(
         })
         .map_err(|_| panic_err())?;
     r.map(|rec| to_py(py, rec))
-        .map_err(|e| format_error(py, name, Some(e.offset), &e.reason))
+        .map_err(|e| decode_error(py, name, &e))
 }
 
 /// Detects the format of a file from its first bytes and extension.
