@@ -15,6 +15,7 @@
 use crate::error::{FormatError, Result};
 use crate::events::{Events, RECORD_SIZE};
 use crate::header::{split_header, TextHeader};
+use crate::simd::{self, Level};
 use rayon::prelude::*;
 
 /// Address interpretation of an AEDAT 2.0 file.
@@ -97,12 +98,13 @@ pub fn parse_header(buf: &[u8]) -> Result<(usize, Chip)> {
     Ok((start, chip))
 }
 
+/// Decodes `data` the scalar way from timestamp `prev` and offset `wrap`; returns the
+/// events written and the offset reached.
 #[inline(always)]
-fn records<F>(data: &[u8], mut prev: u32, out: &mut [u8], addr: F) -> (usize, i64)
+fn records<F>(data: &[u8], mut prev: u32, mut wrap: i64, out: &mut [u8], addr: F) -> (usize, i64)
 where
     F: Fn(u32) -> (bool, i16, i16, bool),
 {
-    let mut wrap = 0i64;
     let mut w = 0usize;
     for c in data.chunks_exact(RECORD_BYTES) {
         let c: &[u8; RECORD_BYTES] = c.try_into().expect("8-byte chunk");
@@ -127,20 +129,72 @@ where
 /// timestamp offset (a multiple of 2^32) reached at the end; timestamps are written as
 /// if no wrap-around happened before `data`.
 pub fn decode_records(data: &[u8], chip: Chip, prev: u32, out: &mut [u8]) -> (usize, i64) {
+    decode_records_at(simd::best_level(), data, chip, prev, out)
+}
+
+fn dvs128(a: u32) -> (bool, i16, i16, bool) {
+    (
+        a & 0x8000 == 0,
+        127 - ((a >> 1) & 0x7f) as i16,
+        127 - ((a >> 8) & 0x7f) as i16,
+        a & 1 == 0,
+    )
+}
+
+/// [`decode_records`] with SIMD instructions up to `level` (tests compare the levels).
+pub fn decode_records_at(
+    level: Level,
+    data: &[u8],
+    chip: Chip,
+    prev: u32,
+    out: &mut [u8],
+) -> (usize, i64) {
     assert!(
         out.len() >= data.len() / RECORD_BYTES * RECORD_SIZE,
         "output buffer too small"
     );
+    let ts_at = |i: usize| {
+        let c = &data[i * RECORD_BYTES + 4..i * RECORD_BYTES + 8];
+        u32::from_be_bytes([c[0], c[1], c[2], c[3]])
+    };
     match chip {
-        Chip::Dvs128 => records(data, prev, out, |a| {
-            (
-                a & 0x8000 == 0,
-                127 - ((a >> 1) & 0x7f) as i16,
-                127 - ((a >> 8) & 0x7f) as i16,
-                a & 1 == 0,
-            )
-        }),
-        Chip::Davis(w, h) => records(data, prev, out, |a| {
+        Chip::Dvs128 if level > Level::Scalar => {
+            // SIMD blocks of 8 records while they hold neither a special event nor a
+            // wrap-around; the block that does (and the tail) goes through the scalar loop
+            let n = data.len() / RECORD_BYTES;
+            let (mut i, mut w, mut wrap, mut prev) = (0usize, 0usize, 0i64, prev);
+            while i < n {
+                let k = simd::aedat2_dvs128_at(
+                    level,
+                    &data[i * RECORD_BYTES..],
+                    prev,
+                    wrap,
+                    &mut out[w * RECORD_SIZE..],
+                );
+                if k > 0 {
+                    i += k;
+                    w += k;
+                    prev = ts_at(i - 1);
+                }
+                let end = (i + 8).min(n);
+                if end > i {
+                    let (kept, reached) = records(
+                        &data[i * RECORD_BYTES..end * RECORD_BYTES],
+                        prev,
+                        wrap,
+                        &mut out[w * RECORD_SIZE..],
+                        dvs128,
+                    );
+                    w += kept;
+                    wrap = reached;
+                    prev = ts_at(end - 1);
+                    i = end;
+                }
+            }
+            (w, wrap)
+        }
+        Chip::Dvs128 => records(data, prev, 0, out, dvs128),
+        Chip::Davis(w, h) => records(data, prev, 0, out, |a| {
             (
                 a & 0x8000_0000 == 0 && a & (1 << 10) == 0,
                 (w as i32 - 1 - ((a >> 12) & 0x3ff) as i32) as i16,
@@ -228,6 +282,67 @@ mod tests {
         assert_eq!(ev.len(), 1);
         let e = ev.get(0).unwrap();
         assert_eq!((e.x, e.y, e.t, e.p), (117, 122, 77, true));
+    }
+
+    #[test]
+    fn simd_blocks_match_the_scalar_loop() {
+        // random DVS128 records with special events and wrap-arounds at chosen places,
+        // every length up to 200 records, from several starting timestamps
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let (mut wrapped, mut dropped) = (0, 0);
+        for case in 0..400 {
+            let n = case % 201;
+            let mut data = Vec::with_capacity(8 * n);
+            let mut ts = (next() as u32) >> (case % 3 * 8);
+            for i in 0..n {
+                let r = next();
+                let mut addr = (r as u32) & 0x7fff_7fff; // bit 15 clear: a polarity event
+                if case % 4 == 1 && r % 37 == 0 {
+                    addr |= 0x8000; // special event
+                }
+                ts = if case % 5 == 2 && i % 53 == 17 {
+                    ts.wrapping_add(0xa000_0000) // a jump over 2^32: wraps around
+                } else {
+                    ts.wrapping_add((r >> 40) as u32 & 0xfff)
+                };
+                data.extend_from_slice(&addr.to_be_bytes());
+                data.extend_from_slice(&ts.to_be_bytes());
+            }
+            let prev = if case % 7 == 3 { u32::MAX - 5 } else { 0 };
+            let mut a = vec![0xaau8; n * RECORD_SIZE];
+            let mut b = vec![0x55u8; n * RECORD_SIZE];
+            let ra = decode_records_at(Level::Scalar, &data, Chip::Dvs128, prev, &mut a);
+            let rb = decode_records_at(simd::best_level(), &data, Chip::Dvs128, prev, &mut b);
+            assert_eq!(ra, rb, "case {case}");
+            assert_eq!(
+                a[..ra.0 * RECORD_SIZE],
+                b[..rb.0 * RECORD_SIZE],
+                "case {case}"
+            );
+            wrapped += (ra.1 != 0) as usize;
+            dropped += (ra.0 < n) as usize;
+        }
+        assert!(wrapped > 20 && dropped > 20, "{wrapped} {dropped}");
+        // and the vector loop really runs where the CPU has it
+        if simd::best_level() >= Level::Avx512Vbmi {
+            let data: Vec<u8> = (0..64u32)
+                .flat_map(|i| [0, 0, 0, i as u8, 0, 0, 0, i as u8])
+                .collect();
+            let mut out = vec![0u8; 8 * RECORD_SIZE * 8];
+            assert_eq!(
+                simd::aedat2_dvs128_at(simd::best_level(), &data, 0, 1 << 32, &mut out),
+                64
+            );
+            let ev = Events::from_bytes(out);
+            let e = ev.get(63).unwrap();
+            assert_eq!((e.x, e.y, e.t, e.p), (127 - 31, 127, (1 << 32) + 63, false));
+        }
     }
 
     #[test]

@@ -197,7 +197,10 @@ mod tests {
             assert!(e.too_large && e.reason.contains("123-byte input"), "{e:?}");
             assert!(Events::zeroed_records(n, 123).unwrap_err().too_large);
         }
-        assert_eq!(Events::zeroed_records(3, 15).unwrap().len(), 3 * RECORD_SIZE);
+        assert_eq!(
+            Events::zeroed_records(3, 15).unwrap().len(),
+            3 * RECORD_SIZE
+        );
         assert!(Events::try_with_capacity(3, 15).unwrap().is_empty());
     }
 

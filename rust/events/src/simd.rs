@@ -163,10 +163,121 @@ fn blocks(w: usize, read: usize, buf: &[u8], out: &[u8]) -> usize {
     (buf.len().saturating_sub(slack(w, read)) / (5 * w)).min(out.len() / (13 * w))
 }
 
+/// Output byte sources of a block of 8 DVS128 AEDAT 2.0 records (104 output bytes, as
+/// two `vpermi2b` index vectors of 64): indices 0..63 pick a byte of the 8 input records
+/// (big-endian address, then timestamp), 64..127 a byte of the derived vector, whose
+/// record `r` holds `x, y, p, wraps[7:0], wraps[15:8], 0, 0, 0` at bytes `8r..8r+8`.
+const AEDAT2_INDEX: [[u8; 64]; 2] = aedat2_index();
+
+const fn aedat2_index() -> [[u8; 64]; 2] {
+    let mut t = [[0u8; 64]; 2];
+    let mut j = 0;
+    while j < 104 {
+        let (r, f) = (j / 13, j % 13);
+        let (input, derived) = (8 * r, 64 + 8 * r);
+        t[j / 64][j % 64] = (match f {
+            0 => derived,     // x (low byte; the high byte is 0)
+            2 => derived + 1, // y
+            4 => input + 7,   // t[7:0] ... t[31:24]: the big-endian timestamp reversed
+            5 => input + 6,
+            6 => input + 5,
+            7 => input + 4,
+            8 => derived + 3, // t[39:32], t[47:40]: the wrap-around count
+            9 => derived + 4,
+            12 => derived + 2, // p
+            _ => derived + 5,  // a zero byte
+        }) as u8;
+        j += 1;
+    }
+    t
+}
+
+/// Decodes whole blocks of 8 DVS128 AEDAT 2.0 records (`data`: 8-byte records, address
+/// then timestamp, big-endian) into `out` with AVX-512 VBMI when `level` allows and the CPU
+/// has it, stopping before the first block that holds a special event (address bit 15) or
+/// a timestamp wrap-around, which the caller's scalar loop handles. `prev` is the timestamp
+/// before `data` and `wrap` the offset added to timestamps (a multiple of 2^32, below
+/// 2^48). Every decoded record is kept, so the count returned is both the records read and
+/// the events written (records `0..n` of `out`).
+pub fn aedat2_dvs128_at(level: Level, data: &[u8], prev: u32, wrap: i64, out: &mut [u8]) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if level.min(best_level()) >= Level::Avx512Vbmi && (0..1 << 48).contains(&wrap) {
+            let blocks = (data.len() / 64).min(out.len() / 104);
+            // SAFETY: the CPU has AVX-512 VBMI/BW (checked above); `blocks` blocks of 64 input
+            // and 104 output bytes fit `data` and `out`.
+            return unsafe { x86::aedat2_dvs128_avx512(data, prev, wrap, out, blocks) };
+        }
+    }
+    let _ = (level, data, prev, wrap, out);
+    0
+}
+
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{blocks, slack, window, Level, CHUNKS, MASKS_64, TABLES_16, TABLES_64};
+    use super::{
+        blocks, slack, window, Level, AEDAT2_INDEX, CHUNKS, MASKS_64, TABLES_16, TABLES_64,
+    };
     use std::arch::x86_64::*;
+
+    /// [`super::aedat2_dvs128_at`]: `blocks` whole blocks at most.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512 F/BW/VBMI; `data` must hold `64 * blocks` bytes and `out`
+    /// `104 * blocks`.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+    pub(super) unsafe fn aedat2_dvs128_avx512(
+        data: &[u8],
+        mut prev: u32,
+        wrap: i64,
+        out: &mut [u8],
+        blocks: usize,
+    ) -> usize {
+        debug_assert!(data.len() >= 64 * blocks && out.len() >= 104 * blocks);
+        // SAFETY: each index row is 64 bytes.
+        let index_lo = unsafe { _mm512_loadu_si512(AEDAT2_INDEX[0].as_ptr().cast()) };
+        let index_hi = unsafe { _mm512_loadu_si512(AEDAT2_INDEX[1].as_ptr().cast()) };
+        let wraps = _mm512_set1_epi64((wrap >> 32) << 24);
+        let low7 = _mm512_set1_epi64(0x7f);
+        let one = _mm512_set1_epi64(1);
+        let special = _mm512_set1_epi64(1 << 23); // address bit 15
+        let half = _mm512_set1_epi64(1 << 31);
+        // per 8-byte record: the big-endian timestamp (bytes 4..8) as a little-endian u32
+        let ts_bytes = _mm512_set4_epi32(-1, 0x0c0d_0e0f, -1, 0x0405_0607);
+        let tail_mask: __mmask64 = (1 << 40) - 1;
+        for b in 0..blocks {
+            // SAFETY: block `b < blocks` lies within `data` (caller's contract).
+            let v = unsafe { _mm512_loadu_si512(data.as_ptr().add(64 * b).cast()) };
+            if _mm512_test_epi64_mask(v, special) != 0 {
+                return 8 * b;
+            }
+            let ts = _mm512_shuffle_epi8(v, ts_bytes);
+            // each record's predecessor: the record before it, `prev` for the first
+            let before = _mm512_alignr_epi64::<7>(ts, _mm512_set1_epi64(prev as i64));
+            let back = _mm512_cmpgt_epu64_mask(before, ts)
+                & _mm512_cmpgt_epu64_mask(_mm512_sub_epi64(before, ts), half);
+            if back != 0 {
+                return 8 * b;
+            }
+            let inv = _mm512_ternarylogic_epi64::<0x55>(v, v, v); // !v
+            let x = _mm512_and_si512(_mm512_srli_epi64::<25>(inv), low7);
+            let y = _mm512_slli_epi64::<8>(_mm512_and_si512(_mm512_srli_epi64::<16>(inv), low7));
+            let p = _mm512_slli_epi64::<16>(_mm512_and_si512(_mm512_srli_epi64::<24>(inv), one));
+            let derived = _mm512_or_si512(_mm512_or_si512(x, y), _mm512_or_si512(p, wraps));
+            let lo = _mm512_permutex2var_epi8(v, index_lo, derived);
+            let hi = _mm512_permutex2var_epi8(v, index_hi, derived);
+            // SAFETY: output bytes `104 b .. 104 b + 104` lie within `out` (caller's contract);
+            // the second store writes only its first 40 bytes.
+            unsafe {
+                let dst = out.as_mut_ptr().add(104 * b);
+                _mm512_storeu_si512(dst.cast(), lo);
+                _mm512_mask_storeu_epi8(dst.add(64).cast(), tail_mask, hi);
+            }
+            let last = 64 * b + 60;
+            prev = u32::from_be_bytes([data[last], data[last + 1], data[last + 2], data[last + 3]]);
+        }
+        8 * blocks
+    }
 
     /// Bytes the AVX-512 loop loads per window (a window spans at most 6 events, 30 bytes).
     pub(super) const AVX512_READ: usize = 32;
