@@ -1,4 +1,5 @@
-//! SIMD byte-shuffle decoder for N-MNIST's plain 40-bit events (x86-64).
+//! SIMD byte-shuffle decoders (x86-64) for N-MNIST's plain 40-bit events and, at the end,
+//! DVS128 AEDAT 2.0 records ([`aedat2_dvs128_at`]).
 //!
 //! An N-MNIST event `x, y, p|t[22:16], t[15:8], t[7:0]` becomes the 13-byte record
 //! `x, 0, y, 0, t[7:0], t[15:8], t[22:16], 0, 0, 0, 0, 0, p`: every output byte is an input
@@ -6,7 +7,7 @@
 //! vector of output bytes is one byte permutation of an input window plus two masks. The
 //! pattern repeats every `W` events for a vector of `W` bytes (13 vectors of output per `W`
 //! events, since 13·W output bytes = W records): 16 events for SSSE3 (`pshufb`), 64 for
-//! AVX-512 VBMI (`vpermb`, ~2x the SSSE3 loop). This is the crate's only `unsafe` code:
+//! AVX-512 VBMI (`vpermb`, ~2x the SSSE3 loop). This module is the crate's only `unsafe` code:
 //! unaligned vector loads and stores, each within a slice whose length is checked before
 //! the loop. The scalar decoder in `nmnist.rs` is the reference, and tests compare every
 //! level with it on every input length and byte pattern.
