@@ -105,6 +105,7 @@ def read(path: PathLike, format: str | None = None) -> np.ndarray:
     Raises:
         EventFormatError: the file is empty, truncated, corrupt or of an unknown format.
         FileNotFoundError, PermissionError, OSError: the file cannot be read.
+        MemoryError: the file or its events do not fit in memory (the message names it).
     """
     name = os.fspath(path)
     if format is None:
@@ -145,6 +146,8 @@ def read_many(
         EventFormatError: the first file (in ``paths`` order) that cannot be decoded; the
             error names the file and the byte offset.
         FileNotFoundError, PermissionError, OSError: a file cannot be read.
+        MemoryError: the decoded events do not fit in memory (the message names the largest
+            file).
         ValueError: unknown ``format`` or ``threads < 1``.
     """
     names = [os.fspath(p) for p in paths]
