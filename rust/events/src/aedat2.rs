@@ -158,7 +158,8 @@ pub fn decode_records_at(
         u32::from_be_bytes([c[0], c[1], c[2], c[3]])
     };
     match chip {
-        Chip::Dvs128 if level > Level::Scalar => {
+        // the vector loop only where the CPU has it: elsewhere the plain loop, unchunked
+        Chip::Dvs128 if level.min(simd::best_level()) >= Level::Avx512Vbmi => {
             // SIMD blocks of 8 records while they hold neither a special event nor a
             // wrap-around; the block that does (and the tail) goes through the scalar loop
             let n = data.len() / RECORD_BYTES;

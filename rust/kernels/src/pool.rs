@@ -18,7 +18,18 @@ pub struct BufferCache<T> {
 /// in all.
 pub static FLOATS: BufferCache<f32> = BufferCache::new(1 << 16, 1 << 30);
 
-impl<T: Copy + Default> BufferCache<T> {
+/// Element types whose all-zero bytes are a valid value, so that a new buffer can come
+/// zeroed from the allocator (`calloc`: fresh pages stay untouched until written).
+///
+/// # Safety
+/// The all-zero bit pattern must be a valid value of the type.
+pub unsafe trait Zeroable: Copy {}
+// SAFETY: 0u8 and 0.0f32 are all-zero bytes.
+unsafe impl Zeroable for u8 {}
+// SAFETY: as above.
+unsafe impl Zeroable for f32 {}
+
+impl<T: Zeroable> BufferCache<T> {
     /// An empty cache of buffers of at least `min_len` elements, `max_bytes` in all.
     pub const fn new(min_len: usize, max_bytes: usize) -> Self {
         Self {
@@ -34,25 +45,20 @@ impl<T: Copy + Default> BufferCache<T> {
     }
 
     /// A buffer of at least `len` (and, when cached, at most `2 * len`) elements: the
-    /// smallest cached one that fits, else a new zeroed one. Its contents are unspecified
-    /// (but initialised).
-    pub fn take(&self, len: usize) -> Vec<T> {
-        self.take_cached(len)
-            .unwrap_or_else(|| vec![T::default(); len])
-    }
-
-    /// The smallest cached buffer of `len` to `2 * len` elements, removed from the cache;
-    /// `None` if there is none (callers that must not abort on a failed allocation make
-    /// the new buffer themselves).
-    pub fn take_cached(&self, len: usize) -> Option<Vec<T>> {
-        if len < self.min_len {
-            return None;
+    /// smallest cached one that fits (contents unspecified but initialised), else a new
+    /// zeroed one. `None` when a new buffer cannot be allocated, so that callers can report
+    /// it instead of aborting.
+    pub fn take(&self, len: usize) -> Option<Vec<T>> {
+        if len >= self.min_len {
+            let mut bufs = self.lock();
+            let fit = (0..bufs.len())
+                .filter(|&i| bufs[i].len() >= len && bufs[i].len() / 2 <= len)
+                .min_by_key(|&i| bufs[i].len());
+            if let Some(i) = fit {
+                return Some(bufs.swap_remove(i));
+            }
         }
-        let mut bufs = self.lock();
-        let fit = (0..bufs.len())
-            .filter(|&i| bufs[i].len() >= len && bufs[i].len() / 2 <= len)
-            .min_by_key(|&i| bufs[i].len())?;
-        Some(bufs.swap_remove(fit))
+        zeroed(len)
     }
 
     /// Returns a buffer for reuse (dropped if small, or if the cache is full and it is not
@@ -90,6 +96,21 @@ impl<T: Copy + Default> BufferCache<T> {
     }
 }
 
+/// `len` zeroed elements straight from the allocator, or `None` if it has no room.
+fn zeroed<T: Zeroable>(len: usize) -> Option<Vec<T>> {
+    let layout = std::alloc::Layout::array::<T>(len).ok()?;
+    if layout.size() == 0 {
+        return Some(Vec::new());
+    }
+    // SAFETY: the layout has a non-zero size. A non-null block holds `len` zeroed, hence
+    // valid (`Zeroable`), elements, allocated by the global allocator with exactly the
+    // layout a `Vec<T>` of capacity `len` frees it with.
+    unsafe {
+        let ptr = std::alloc::alloc_zeroed(layout).cast::<T>();
+        (!ptr.is_null()).then(|| Vec::from_raw_parts(ptr, len, len))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,20 +118,20 @@ mod tests {
     #[test]
     fn reuses_buffers_that_fit() {
         let cache: BufferCache<f32> = BufferCache::new(1000, 1 << 20);
-        let a = cache.take(3001);
+        let a = cache.take(3001).unwrap();
         let ptr = a.as_ptr();
         cache.give(a);
         // same size, and a smaller request it still fits (at most twice as large)
-        let b = cache.take(3001);
+        let b = cache.take(3001).unwrap();
         assert_eq!(b.as_ptr(), ptr);
         assert_eq!(b.len(), 3001);
         cache.give(b);
-        let c = cache.take(2000);
+        let c = cache.take(2000).unwrap();
         assert_eq!(c.as_ptr(), ptr);
         assert!(c.len() >= 2000);
         cache.give(c);
         // more than twice the request: a new buffer, the cached one stays
-        let d = cache.take(1200);
+        let d = cache.take(1200).unwrap();
         assert_ne!(d.as_ptr(), ptr);
         assert_eq!(d.len(), 1200);
         cache.give(vec![0.0; 10]); // too small to keep

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use numpy::{Element, PyArray1};
 use pyo3::exceptions::PyMemoryError;
 use pyo3::prelude::*;
-use spikeflow_kernels::pool::{BufferCache, FLOATS};
+use spikeflow_kernels::pool::{BufferCache, Zeroable, FLOATS};
 
 /// Bytes of decoded event records: buffers of 256 KiB or more, 1 GiB in all.
 pub static BYTES: BufferCache<u8> = BufferCache::new(1 << 18, 1 << 30);
@@ -17,9 +17,8 @@ pub enum Lent {
     U8(Vec<u8>),
 }
 
-/// Element types with a cache ([`FLOATS`], [`BYTES`]); all-zero bytes must be a valid
-/// value of each.
-pub trait Cached: Element + Copy + Default + 'static {
+/// Element types with a cache ([`FLOATS`], [`BYTES`]).
+pub trait Cached: Element + Zeroable + 'static {
     fn cache() -> &'static BufferCache<Self>;
     fn tag(buf: Vec<Self>) -> Lent;
 }
@@ -63,31 +62,13 @@ impl Drop for PooledBuffer {
     }
 }
 
-/// A buffer of at least `len` elements: from `T`'s cache when one fits, else newly
-/// allocated (zeroed by the system, so its pages are only touched when written). An
+/// A buffer of at least `len` elements from `T`'s cache ([`BufferCache::take`]); an
 /// allocation that cannot be made raises `MemoryError` instead of aborting the process.
 pub fn take<T: Cached>(len: usize) -> PyResult<Vec<T>> {
-    if let Some(buf) = T::cache().take_cached(len) {
-        return Ok(buf);
-    }
-    let too_big = || {
+    T::cache().take(len).ok_or_else(|| {
         let bytes = (len as u128) * std::mem::size_of::<T>() as u128;
         PyMemoryError::new_err(format!("cannot allocate {bytes} bytes"))
-    };
-    let layout = std::alloc::Layout::array::<T>(len).map_err(|_| too_big())?;
-    if layout.size() == 0 {
-        return Ok(Vec::new());
-    }
-    // SAFETY: the layout has a non-zero size. On success the block holds `len` zeroed
-    // elements (zero bytes are a valid f32 and u8), allocated by the global allocator with
-    // exactly the layout a `Vec<T>` of capacity `len` frees it with.
-    unsafe {
-        let ptr = std::alloc::alloc_zeroed(layout) as *mut T;
-        if ptr.is_null() {
-            return Err(too_big());
-        }
-        Ok(Vec::from_raw_parts(ptr, len, len))
-    }
+    })
 }
 
 /// A 1-D numpy array over the first `len` elements of `buf` (at least `len` long); the
